@@ -1,0 +1,71 @@
+"""Escalations and the people who answer them."""
+
+from django.conf import settings
+from django.db import models
+
+from governance.models import DecisionRequest
+
+
+class Escalation(models.Model):
+    """The human side of a request whose decision was 'escalate'. Its state is the request's status."""
+
+    request = models.OneToOneField(
+        DecisionRequest, on_delete=models.PROTECT, primary_key=True, related_name="escalation"
+    )
+    quorum = models.PositiveSmallIntegerField(default=1)
+    approver_groups = models.JSONField(default=list)
+    deadline = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    slack_channel = models.CharField(max_length=64, blank=True)
+    slack_ts = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"escalation {self.request_id}"
+
+
+class Vote(models.Model):
+    """One person's answer to one escalation; a person counts once."""
+
+    class Choice(models.TextChoices):
+        APPROVE = "approve"
+        DENY = "deny"
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.PROTECT, related_name="votes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    choice = models.CharField(max_length=8, choices=Choice.choices)
+    comment = models.TextField(blank=True)
+    via = models.CharField(max_length=16, default="web")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["escalation", "user"], name="vote_one_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.choice} by {self.user_id}"
+
+
+class ApproverProfile(models.Model):
+    """What Airlock knows of a person beyond Django's user: their Slack identity."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="approver")
+    slack_user_id = models.CharField(max_length=32, blank=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} slack={self.slack_user_id}"
+
+
+class PersonalToken(models.Model):
+    """A person's API token for the approver API (never an agent's)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.prefix}"

@@ -1,0 +1,69 @@
+"""Agent bearer-token authentication for DRF."""
+
+from dataclasses import dataclass
+
+from rest_framework import authentication, exceptions, permissions
+
+from governance.models import Agent, AgentToken
+from governance.tokens import token_matches, token_prefix
+
+AGENT_KIND = "alk"
+
+
+@dataclass(frozen=True)
+class AgentPrincipal:
+    """request.user for agent calls. Not a person: it can never approve anything."""
+
+    agent: Agent
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_staff: bool = False
+    is_superuser: bool = False
+
+    def get_username(self) -> str:
+        return f"agent:{self.agent.name}"
+
+
+def bearer(request) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def agent_for_token(token: str) -> Agent | None:
+    prefix = token_prefix(token, AGENT_KIND)
+    if prefix is None:
+        return None
+    row = AgentToken.objects.select_related("agent").filter(prefix=prefix, revoked_at__isnull=True).first()
+    if row is None or not token_matches(token, row.digest):
+        return None
+    return row.agent
+
+
+class AgentTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer alk_...`; unknown, malformed or revoked → 401."""
+
+    def authenticate(self, request):
+        token = bearer(request)
+        if token is None:
+            if request.META.get("HTTP_AUTHORIZATION"):
+                raise exceptions.AuthenticationFailed("Authorization must be 'Bearer <agent token>'")
+            return None
+        if not token.startswith(f"{AGENT_KIND}_"):
+            return None  # maybe a person's token; another authenticator may take it
+        agent = agent_for_token(token)
+        if agent is None:
+            raise exceptions.AuthenticationFailed("unknown or revoked token")
+        return AgentPrincipal(agent), token
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="airlock"'
+
+
+class IsAgent(permissions.BasePermission):
+    def has_permission(self, request, view):
+        if not isinstance(request.user, AgentPrincipal):
+            raise exceptions.NotAuthenticated("an agent token is required")
+        return True

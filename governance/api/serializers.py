@@ -1,0 +1,139 @@
+"""Input and output shapes of the agent API (SPEC §4; the shape is fixed)."""
+
+import math
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from governance.canonical import canonical_json
+from governance.policy.types import INPUT_SOURCES
+
+ACTION_PATTERN = r"^[A-Za-z0-9_.:\-]{1,200}$"
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown fields are an error: a typo like 'param' must not silently drop the limits."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["the body must be a JSON object"]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({unknown[0]: ["unknown field"]})
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, never a number or boolean coerced to one."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("must be a string")
+        return super().to_internal_value(data)
+
+
+class ActionField(StrictCharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=200, **kwargs)
+        self.validators.append(RegexValidator(ACTION_PATTERN, "letters, digits and . _ : - only"))
+
+
+class BoundedObjectField(serializers.JSONField):
+    """A JSON object no larger than AIRLOCK_MAX_FIELD_BYTES, with finite numbers only."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        try:
+            size = len(canonical_json(data).encode())
+        except ValueError:
+            raise serializers.ValidationError("numbers must be finite") from None
+        if size > settings.AIRLOCK_MAX_FIELD_BYTES:
+            raise serializers.ValidationError(f"larger than {settings.AIRLOCK_MAX_FIELD_BYTES} bytes")
+        return data
+
+
+class DecideInputSerializer(StrictSerializer):
+    action = ActionField(help_text="e.g. purchase_order.create")
+    resource = StrictCharField(required=False, allow_blank=True, max_length=500, default="", trim_whitespace=False)
+    params = BoundedObjectField(required=False, default=dict)
+    context = BoundedObjectField(required=False, default=dict)
+    idempotency_key = StrictCharField(required=False, allow_null=True, max_length=200)
+
+    def validate_context(self, context: dict) -> dict:
+        source = context.get("input_source")
+        if source is not None and source not in INPUT_SOURCES:
+            raise serializers.ValidationError(f"input_source must be one of {', '.join(INPUT_SOURCES)}")
+        confidence = context.get("confidence")
+        if confidence is not None:
+            if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not math.isfinite(confidence):
+                raise serializers.ValidationError("confidence must be a number between 0 and 1")
+            if not 0 <= confidence <= 1:
+                raise serializers.ValidationError("confidence must be between 0 and 1")
+        for key in ("reasoning", "session", "model_version"):
+            if key in context and not isinstance(context[key], str):
+                raise serializers.ValidationError(f"{key} must be a string")
+        return context
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    rule = serializers.CharField(allow_blank=True)
+
+
+class RiskFactorSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    weight = serializers.FloatField()
+
+
+class RiskSerializer(serializers.Serializer):
+    score = serializers.FloatField()
+    factors = RiskFactorSerializer(many=True)
+
+
+STATUSES = ["allowed", "denied", "pending", "approved", "rejected", "expired"]
+
+
+class DecisionOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    decision = serializers.ChoiceField(["allow", "deny", "escalate"])
+    status = serializers.ChoiceField(STATUSES)
+    reasons = ReasonSerializer(many=True)
+    risk = RiskSerializer()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    envelope_version = serializers.IntegerField(allow_null=True)
+    digest = serializers.CharField(help_text="SHA-256 of canonical JSON of action, resource and params")
+
+
+class RequestOutputSerializer(DecisionOutputSerializer):
+    action = serializers.CharField()
+    resource = serializers.CharField()
+    params = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    decided_by = serializers.ListField(child=serializers.CharField())
+    decided_at = serializers.DateTimeField(allow_null=True)
+    comment = serializers.CharField(allow_blank=True)
+
+
+class VerifyInputSerializer(StrictSerializer):
+    id = serializers.UUIDField()
+    action = ActionField()
+    resource = StrictCharField(required=False, allow_blank=True, max_length=500, default="", trim_whitespace=False)
+    params = BoundedObjectField(required=False, default=dict)
+
+
+class VerifyOutputSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    status = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()

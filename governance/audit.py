@@ -1,0 +1,166 @@
+"""The audit trail: append-only, hash-chained per chain.
+
+Each agent has its own chain ("agent:<id>"), people and system actions share "system".
+Appending locks only that chain's head row, so decisions by different agents never
+wait on each other, while each chain stays strictly ordered and verifiable.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from governance.canonical import canonical_json
+from governance.models import Agent, AuditChainHead, AuditEvent
+
+GENESIS = "0" * 64
+SYSTEM_CHAIN = "system"
+
+
+def chain_for(agent: Agent | None) -> str:
+    return f"agent:{agent.pk}" if agent is not None else SYSTEM_CHAIN
+
+
+def event_hash(
+    *,
+    chain: str,
+    seq: int,
+    prev_hash: str,
+    kind: str,
+    actor: str,
+    agent_id: int | None,
+    request_id: str | None,
+    payload: Any,
+    created_at: datetime,
+) -> str:
+    body = canonical_json(
+        {
+            "chain": chain,
+            "seq": seq,
+            "prev": prev_hash,
+            "kind": kind,
+            "actor": actor,
+            "agent": agent_id,
+            "request": request_id,
+            "payload": payload,
+            "at": created_at.isoformat(),
+        }
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _locked_head(chain: str) -> AuditChainHead:
+    try:
+        return AuditChainHead.objects.select_for_update().get(chain=chain)
+    except AuditChainHead.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            AuditChainHead.objects.create(chain=chain, seq=0, hash=GENESIS)
+    except IntegrityError:
+        pass  # another writer created it first; the lock below waits for them
+    return AuditChainHead.objects.select_for_update().get(chain=chain)
+
+
+def audit_record(
+    *,
+    kind: str,
+    actor: str,
+    payload: dict | None = None,
+    agent: Agent | None = None,
+    request_id: Any = None,
+    chain: str | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Append one event. Must run inside the transaction of the change it records."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_record must run inside the transaction of the change")
+    chain = chain or chain_for(agent)
+    # Normalise through JSON so the hash is over exactly what the database returns.
+    payload = json.loads(canonical_json(payload or {}))
+    created_at = at or timezone.now()
+    request_id = str(request_id) if request_id else None
+    head = _locked_head(chain)
+    seq = head.seq + 1
+    digest = event_hash(
+        chain=chain,
+        seq=seq,
+        prev_hash=head.hash,
+        kind=kind,
+        actor=actor,
+        agent_id=agent.pk if agent else None,
+        request_id=request_id,
+        payload=payload,
+        created_at=created_at,
+    )
+    event = AuditEvent.objects.create(
+        chain=chain,
+        seq=seq,
+        prev_hash=head.hash,
+        hash=digest,
+        kind=kind,
+        actor=actor,
+        agent=agent,
+        request_id=request_id,
+        payload=payload,
+        created_at=created_at,
+    )
+    AuditChainHead.objects.filter(chain=chain).update(seq=seq, hash=digest)
+    return event
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    chain: str
+    event_id: int | None
+    seq: int
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"event {self.event_id}" if self.event_id else "chain head"
+        return f"{where} (chain {self.chain}, seq {self.seq}): {self.problem}"
+
+
+def _chain_breaks(chain: str) -> Iterator[ChainBreak]:
+    expected_prev, expected_seq = GENESIS, 1
+    events = AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000)
+    for event in events:
+        if event.seq != expected_seq:
+            yield ChainBreak(chain, event.id, event.seq, f"sequence gap: expected seq {expected_seq}")
+            return
+        if event.prev_hash != expected_prev:
+            yield ChainBreak(chain, event.id, event.seq, "prev_hash does not match the previous event")
+            return
+        recomputed = event_hash(
+            chain=chain,
+            seq=event.seq,
+            prev_hash=event.prev_hash,
+            kind=event.kind,
+            actor=event.actor,
+            agent_id=event.agent_id,
+            request_id=str(event.request_id) if event.request_id else None,
+            payload=event.payload,
+            created_at=event.created_at,
+        )
+        if recomputed != event.hash:
+            yield ChainBreak(chain, event.id, event.seq, "content does not match its hash (edited)")
+            return
+        expected_prev, expected_seq = event.hash, event.seq + 1
+    head = AuditChainHead.objects.filter(chain=chain).first()
+    if head and (head.seq != expected_seq - 1 or head.hash != expected_prev):
+        yield ChainBreak(chain, None, head.seq, "events missing at the end of the chain (truncated)")
+
+
+def audit_verify() -> ChainBreak | None:
+    """The first break in any chain (by event id), or None when every chain is intact."""
+    chains = set(AuditChainHead.objects.values_list("chain", flat=True))
+    chains |= set(AuditEvent.objects.values_list("chain", flat=True).distinct())
+    breaks = [b for chain in sorted(chains) for b in _chain_breaks(chain)]
+    if not breaks:
+        return None
+    return min(breaks, key=lambda b: (b.event_id is None, b.event_id or 0))

@@ -1,0 +1,141 @@
+"""decide(): an agent asks, Airlock answers. Fails closed at every step."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+
+from governance.audit import audit_record
+from governance.canonical import action_digest
+from governance.errors import Unavailable
+from governance.models import Agent, DecisionRequest
+from governance.policy import Decision, PolicyRequest, Reason, evaluate
+from governance.services import envelope_compiled
+from governance.state import DatabaseState
+
+logger = logging.getLogger("airlock.decide")
+
+
+@dataclass(frozen=True)
+class DecideInput:
+    action: str
+    resource: str = ""
+    params: dict | None = None
+    context: dict | None = None
+    idempotency_key: str | None = None
+
+
+def _stored(agent: Agent, key: str | None) -> DecisionRequest | None:
+    if not key:
+        return None
+    return DecisionRequest.objects.filter(agent=agent, idempotency_key=key).first()
+
+
+def decide(*, agent: Agent, data: DecideInput, now: datetime | None = None) -> tuple[DecisionRequest, bool]:
+    """Evaluate and record one request. Returns (request, created). Raises Unavailable (503)
+    when the answer cannot even be recorded; never returns an allow it could not record."""
+    try:
+        # 2. A repeated idempotency key returns the stored answer and creates nothing.
+        existing = _stored(agent, data.idempotency_key)
+        if existing is not None:
+            return existing, False
+        try:
+            return _decide(agent, data, now or timezone.now()), True
+        except IntegrityError:
+            # The same key raced us inside another transaction; theirs is the answer.
+            existing = _stored(agent, data.idempotency_key)
+            if existing is not None:
+                return existing, False
+            raise
+    except DatabaseError as exc:
+        logger.exception("decide could not reach the database; denying", extra={"agent": agent.name, "action": data.action})
+        raise Unavailable(f"decision store unavailable ({type(exc).__name__}); treat as deny") from exc
+
+
+@transaction.atomic
+def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
+    from approvals.services import escalation_open
+    from governance.violations import violation_record
+
+    # Lock the agent: one decision per agent at a time keeps its counts exact and its
+    # audit chain ordered, without making other agents wait.
+    agent = Agent.objects.select_for_update(of=("self",)).select_related("active_envelope").get(pk=agent.pk)
+    params, context = data.params or {}, data.context or {}
+    envelope = agent.active_envelope
+    supervised = agent.breaker_tripped
+    try:
+        compiled = envelope_compiled(envelope) if envelope is not None else None
+        if compiled is not None and compiled.mode == "supervised":
+            supervised = True
+        request = PolicyRequest(
+            action=data.action,
+            resource=data.resource,
+            params=params,
+            context=context,
+            agent=agent.name,
+            now=now,
+            agent_mode="supervised" if supervised else "enforce",
+            agent_suspended=agent.is_suspended,
+        )
+        decision = evaluate(compiled, request, DatabaseState(agent))
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        logger.exception("could not prepare evaluation; denying", extra={"agent": agent.name})
+        decision = Decision("deny", [Reason("governance_error", f"{type(exc).__name__}: {exc}")])
+
+    escalation = decision.escalation if decision.decision == "escalate" else None
+    row = DecisionRequest.objects.create(
+        agent=agent,
+        action=data.action,
+        resource=data.resource,
+        params=params,
+        context=context,
+        input_source=str(context.get("input_source", ""))[:16],
+        session=str(context.get("session", ""))[:200],
+        idempotency_key=data.idempotency_key or None,
+        digest=action_digest(data.action, data.resource, params),
+        decision=decision.decision,
+        status=decision.status,
+        reasons=[r.as_dict() for r in decision.reasons],
+        risk=decision.risk_dict(),
+        violation=decision.violation,
+        envelope=envelope if decision.envelope_version is not None else None,
+        envelope_version=decision.envelope_version,
+        capability=decision.capability,
+        agent_mode="supervised" if supervised else "enforce",
+        created_at=now,
+        expires_at=now + timedelta(seconds=escalation.ttl_seconds) if escalation else None,
+    )
+    audit_record(
+        kind=f"decision.{decision.decision}",
+        actor=f"agent:{agent.name}",
+        agent=agent,
+        request_id=row.id,
+        at=now,
+        payload={
+            "action": row.action,
+            "resource": row.resource,
+            "digest": row.digest,
+            "reasons": row.reasons,
+            "risk": row.risk["score"],
+            "envelope_version": row.envelope_version,
+            "mode": row.agent_mode,
+        },
+    )
+    if escalation is not None:
+        escalation_open(request=row, spec=escalation)
+    if decision.violation:
+        violation_record(request=row, agent=agent)
+    if agent.last_seen_at is None or now - agent.last_seen_at > timedelta(seconds=60):
+        Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
+    return row
+
+
+def effective_status(row: DecisionRequest, now: datetime | None = None) -> str:
+    """A pending request past its deadline is expired, whether or not a worker has run."""
+    if row.status == DecisionRequest.Status.PENDING and row.expires_at and row.expires_at <= (now or timezone.now()):
+        return DecisionRequest.Status.EXPIRED
+    return row.status

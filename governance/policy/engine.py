@@ -1,0 +1,209 @@
+"""evaluate(): the decision procedure of SPEC §5, in order. First deny wins; any error denies."""
+
+import logging
+from fnmatch import fnmatchcase
+
+from governance.policy.envelope import Capability, CompiledEnvelope, Rule
+from governance.policy.state import StateView
+from governance.policy.types import Decision, EscalationSpec, PolicyRequest, Reason, RiskFactor
+
+logger = logging.getLogger("airlock.policy")
+
+INPUT_SOURCE_WEIGHT = {"user": 0.2, "tool": 0.1, "model": 0.1, "config": 0.0, "system": 0.0}
+
+
+class RuleError(Exception):
+    """A CEL condition failed at run time (missing field, wrong type, non-boolean)."""
+
+
+def _deny(code: str, message: str, rule: str = "", **kw) -> Decision:
+    return Decision("deny", [Reason(code, message, rule)], **kw)
+
+
+def _run(rule: Rule, activation: dict) -> bool:
+    try:
+        result = rule.program.execute(activation)
+    except Exception as exc:  # the CEL library raises several types; all mean "cannot evaluate"
+        raise RuleError(f"{rule.field}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(result, bool):
+        raise RuleError(f"{rule.field}: expected a boolean, got {type(result).__name__}")
+    return result
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _key_value(request: PolicyRequest, key: str) -> str:
+    if key == "resource":
+        return request.resource
+    value = request.context.get(key.removeprefix("context."))
+    return value if isinstance(value, str) else ""
+
+
+def _sequence_completes(sequence, request: PolicyRequest, state: StateView) -> bool:
+    if not fnmatchcase(request.action, sequence.match[-1]):
+        return False
+    value = _key_value(request, sequence.key)
+    if not value:
+        return False
+    history = state.recent_actions(key=sequence.key, value=value, within=sequence.within, now=request.now)
+    wanted = list(sequence.match[:-1])
+    for action, _at in history:
+        if wanted and fnmatchcase(action, wanted[0]):
+            wanted.pop(0)
+    return not wanted
+
+
+def evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: StateView) -> Decision:
+    """Decide one request. Never raises: an error of any kind is a deny (governance_error)."""
+    try:
+        return _evaluate(envelope, request, state)
+    except Exception as exc:
+        logger.exception(
+            "policy evaluation failed; denying", extra={"agent": request.agent, "action": request.action}
+        )
+        return _deny("governance_error", f"evaluation failed: {type(exc).__name__}: {exc}")
+
+
+def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: StateView) -> Decision:
+    # 1. Suspended agents are denied outright.
+    if request.agent_suspended:
+        return _deny("agent_suspended", f"agent {request.agent} is suspended")
+    # 3. No envelope, no permission.
+    if envelope is None:
+        return _deny("no_envelope", f"agent {request.agent} has no active envelope")
+    version = envelope.version
+
+    # 4. The first capability that matches both action and resource governs the request.
+    cap: Capability | None = next(
+        (c for c in envelope.capabilities if c.matches(request.action, request.resource)), None
+    )
+    if cap is None:
+        message = f"{request.action} on {request.resource or '(no resource)'} matches no capability"
+        if envelope.default == "escalate":
+            return Decision(
+                "escalate",
+                [Reason("outside_envelope", message)],
+                escalation=EscalationSpec(envelope.quorum, envelope.approvers, envelope.ttl_seconds),
+                envelope_version=version,
+            )
+        return _deny("outside_envelope", message, violation=True, envelope_version=version)
+    rule_name = f"capabilities[{cap.index}]"
+
+    # 5. Shape and hard limits.
+    if cap.params_validator is not None:
+        error = next(iter(cap.params_validator.iter_errors(request.params)), None)
+        if error is not None:
+            where = ".".join(str(p) for p in error.absolute_path) or "params"
+            return _deny(
+                "invalid_params", f"{where}: {error.message}", f"{rule_name}.params_schema",
+                capability=cap.index, violation=True, envelope_version=version,
+            )
+    activation = {
+        "action": request.action,
+        "resource": request.resource,
+        "params": request.params,
+        "context": request.context,
+        "now": request.now,
+        "agent": {"name": request.agent, "mode": request.agent_mode},
+    }
+    for rule in cap.deny_when:
+        if _run(rule, activation):
+            return _deny(rule.code, rule.message, rule.field, capability=cap.index, violation=True, envelope_version=version)
+
+    escalate: list[Reason] = []
+    factors: list[RiskFactor] = []
+
+    def over(outcome: str, reason: Reason) -> Decision | None:
+        if outcome == "deny":
+            return Decision("deny", [reason], capability=cap.index, envelope_version=version)
+        escalate.append(reason)
+        return None
+
+    # 6. Stateful checks.
+    if cap.velocity:
+        v = cap.velocity
+        count = state.count(action=request.action, window=v["per"], now=request.now)
+        if v["max"]:
+            factors.append(RiskFactor("velocity", 0.2 * min(1.0, count / v["max"])))
+        if count + 1 > v["max"]:
+            denied = over(
+                v["over"],
+                Reason("velocity_exceeded", f"{count + 1} {request.action} in {v['per']}s > {v['max']}", f"{rule_name}.velocity"),
+            )
+            if denied:
+                return denied
+    if cap.cumulative:
+        c = cap.cumulative
+        amount = _number(request.params.get(c["param"]))
+        if amount is None:
+            return _deny(
+                "invalid_params", f"params.{c['param']} must be a number for the cumulative limit",
+                f"{rule_name}.cumulative", capability=cap.index, violation=True, envelope_version=version,
+            )
+        total = state.total(action=request.action, param=c["param"], window=c["per"], now=request.now)
+        if c["max"]:
+            factors.append(RiskFactor("amount_vs_limit", 0.3 * min(1.0, (total + amount) / c["max"])))
+        if total + amount > c["max"]:
+            denied = over(
+                c["over"],
+                Reason("cumulative_exceeded", f"{c['param']} {total + amount:g} in {c['per']}s > {c['max']:g}", f"{rule_name}.cumulative"),
+            )
+            if denied:
+                return denied
+    novel_resource = bool(request.resource) and not state.seen(field="resource", value=request.resource)
+    if novel_resource:
+        factors.append(RiskFactor("novel_resource", 0.3))
+    for field in cap.escalate_on_novel:
+        if field == "resource":
+            novel, value = novel_resource, request.resource
+        else:
+            value = request.params.get(field[7:])
+            novel = value is not None and not state.seen(field=field, value=value)
+        if novel:
+            escalate.append(Reason("novel_value", f"first time this agent uses {field}={value}", f"{rule_name}.escalate_on_novel"))
+    if cap.hours and not cap.hours.allows(request.now):
+        factors.append(RiskFactor("off_hours", 0.2))
+        denied = over(cap.hours.outside, Reason("outside_hours", f"{request.now.astimezone(cap.hours.tz):%a %H:%M %Z} is outside allowed hours", f"{rule_name}.hours"))
+        if denied:
+            return denied
+    for sequence in envelope.sequences:
+        if _sequence_completes(sequence, request, state):
+            denied = over(
+                sequence.on_complete,
+                Reason("sequence_complete", f"completes {sequence.name}: {' → '.join(sequence.match)} within {sequence.within}s", f"sequences.{sequence.name}"),
+            )
+            if denied:
+                return denied
+
+    # 7. Conditions that need a human.
+    for rule in cap.escalate_when:
+        if _run(rule, activation):
+            escalate.append(Reason(rule.code, rule.message, rule.field))
+
+    # 8. Risk: only ever adds scrutiny; high confidence never removes a rule's escalation.
+    confidence = _number(request.context.get("confidence"))
+    if confidence is None or not 0 <= confidence <= 1:
+        factors.append(RiskFactor("confidence_unknown", 0.1))
+    elif confidence < 1:
+        factors.append(RiskFactor("low_confidence", 0.4 * (1 - confidence)))
+    source = request.context.get("input_source")
+    if INPUT_SOURCE_WEIGHT.get(source, 0.05):
+        factors.append(RiskFactor(f"input_source_{source or 'unknown'}", INPUT_SOURCE_WEIGHT.get(source, 0.05)))
+    factors = [f for f in factors if f.weight > 0]
+    score = min(1.0, sum(f.weight for f in factors))
+    if envelope.risk_threshold is not None and score >= envelope.risk_threshold:
+        escalate.append(Reason("risk_threshold", f"risk {score:.2f} >= {envelope.risk_threshold:g}"))
+
+    # 9. Supervised agents need a human for everything.
+    if request.agent_mode == "supervised" or envelope.mode == "supervised":
+        escalate.append(Reason("supervised", f"agent {request.agent} is supervised: every action needs a human"))
+
+    spec = EscalationSpec(cap.quorum, cap.approvers, cap.ttl_seconds)
+    if escalate:
+        return Decision("escalate", escalate, score, factors, cap.index, escalation=spec, envelope_version=version)
+    # 10.
+    return Decision("allow", [Reason("within_envelope", f"allowed by {cap.name}", rule_name)], score, factors, cap.index, envelope_version=version)

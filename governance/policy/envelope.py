@@ -1,0 +1,321 @@
+"""Validate an envelope document and compile it once: CEL programs, JSON Schemas, globs,
+hours windows. Errors name the field they are about."""
+
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+import cel
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from governance.policy.durations import parse_duration
+from governance.policy.hours import Hours, parse_hours
+
+CEL_VARIABLES = frozenset({"action", "resource", "params", "context", "now", "agent"})
+OUTCOMES = ("escalate", "deny")
+
+_duration = {"type": ["string", "integer"]}
+_outcome = {"enum": list(OUTCOMES)}
+_rule = {
+    "oneOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "required": ["when"],
+            "additionalProperties": False,
+            "properties": {
+                "when": {"type": "string", "minLength": 1},
+                "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+                "message": {"type": "string"},
+            },
+        },
+    ]
+}
+_groups = {"type": "array", "items": {"type": "string", "minLength": 1}}
+
+ENVELOPE_SCHEMA = {
+    "type": "object",
+    "required": ["agent", "capabilities"],
+    "additionalProperties": False,
+    "properties": {
+        "agent": {"type": "string", "minLength": 1},
+        "description": {"type": "string"},
+        "mode": {"enum": ["enforce", "supervised"]},
+        "default": {"enum": ["deny", "escalate"]},
+        "approvers": _groups,
+        "quorum": {"type": "integer", "minimum": 1, "maximum": 20},
+        "escalation_ttl": _duration,
+        "risk_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+        "slack_channel": {"type": "string"},
+        "breaker": {
+            "type": "object",
+            "required": ["violations", "window"],
+            "additionalProperties": False,
+            "properties": {"violations": {"type": "integer", "minimum": 1}, "window": _duration},
+        },
+        "capabilities": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["action"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string"},
+                    "action": {"type": "string", "minLength": 1},
+                    "resources": {"type": "array", "items": {"type": "string"}},
+                    "params_schema": {"type": "object"},
+                    "deny_when": {"type": "array", "items": _rule},
+                    "escalate_when": {"type": "array", "items": _rule},
+                    "escalate_on_novel": {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": r"^(resource|params\.[A-Za-z0-9_]+)$"},
+                    },
+                    "hours": {
+                        "type": "object",
+                        "required": ["allow"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "allow": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                            "tz": {"type": "string"},
+                            "outside": _outcome,
+                        },
+                    },
+                    "velocity": {
+                        "type": "object",
+                        "required": ["max", "per"],
+                        "additionalProperties": False,
+                        "properties": {"max": {"type": "integer", "minimum": 0}, "per": _duration, "over": _outcome},
+                    },
+                    "cumulative": {
+                        "type": "object",
+                        "required": ["param", "max", "per"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "param": {"type": "string", "pattern": "^[A-Za-z0-9_]+$"},
+                            "max": {"type": "number", "minimum": 0},
+                            "per": _duration,
+                            "over": _outcome,
+                        },
+                    },
+                    "quorum": {"type": "integer", "minimum": 1, "maximum": 20},
+                    "approvers": _groups,
+                    "escalation_ttl": _duration,
+                },
+            },
+        },
+        "sequences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "within", "match"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "within": _duration,
+                    "match": {"type": "array", "minItems": 2, "items": {"type": "string", "minLength": 1}},
+                    "key": {"type": "string", "pattern": r"^(resource|context\.[A-Za-z0-9_]+)$"},
+                    "on_complete": _outcome,
+                },
+            },
+        },
+    },
+}
+_envelope_validator = Draft202012Validator(ENVELOPE_SCHEMA)
+
+
+class EnvelopeError(ValueError):
+    """An envelope that cannot be applied. `field` says where, e.g. capabilities[0].deny_when[1]."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+def _path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(envelope)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    source: str
+    program: Any
+    code: str
+    message: str
+    field: str
+
+
+@dataclass(frozen=True)
+class Capability:
+    index: int
+    name: str
+    action: str
+    resources: tuple[str, ...]
+    params_validator: Draft202012Validator | None
+    deny_when: tuple[Rule, ...]
+    escalate_when: tuple[Rule, ...]
+    escalate_on_novel: tuple[str, ...]
+    hours: Hours | None
+    velocity: dict | None  # {max, per (s), over}
+    cumulative: dict | None  # {param, max, per (s), over}
+    quorum: int
+    approvers: tuple[str, ...]
+    ttl_seconds: int
+
+    def matches(self, action: str, resource: str) -> bool:
+        return fnmatchcase(action, self.action) and any(fnmatchcase(resource, r) for r in self.resources)
+
+
+@dataclass(frozen=True)
+class Sequence:
+    name: str
+    within: int
+    match: tuple[str, ...]
+    key: str
+    on_complete: str
+
+
+@dataclass(frozen=True)
+class CompiledEnvelope:
+    agent: str
+    version: int | None
+    mode: str
+    default: str
+    approvers: tuple[str, ...]
+    quorum: int
+    ttl_seconds: int
+    risk_threshold: float | None
+    breaker: dict | None  # {violations, window (s)}
+    capabilities: tuple[Capability, ...]
+    sequences: tuple[Sequence, ...]
+    document: dict
+
+
+def _compile_rule(item: Any, field: str, kind: str) -> Rule:
+    source = item if isinstance(item, str) else item["when"]
+    try:
+        program = cel.compile(source)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise EnvelopeError(field, f"CEL does not compile: {str(exc).splitlines()[0]}") from None
+    unknown = set(program.variables()) - CEL_VARIABLES
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise EnvelopeError(field, f"unknown variable(s) {names}; use {', '.join(sorted(CEL_VARIABLES))}")
+    code = item.get("code") if isinstance(item, dict) else None
+    message = item.get("message") if isinstance(item, dict) else None
+    return Rule(source, program, code or kind, message or f"{kind}: {source}", field)
+
+
+def _seconds(value: Any, field: str) -> int:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise EnvelopeError(field, str(exc)) from None
+
+
+def compile_envelope(document: Any, *, version: int | None = None, default_ttl: int = 900) -> CompiledEnvelope:
+    """Validate and compile. Raises EnvelopeError naming the first bad field."""
+    if not isinstance(document, dict):
+        raise EnvelopeError("", "an envelope is a mapping (YAML object) with agent and capabilities")
+    errors = sorted(_envelope_validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        raise EnvelopeError(_path(error.absolute_path), error.message)
+
+    approvers = tuple(document.get("approvers", ()))
+    quorum = document.get("quorum", 1)
+    ttl = _seconds(document["escalation_ttl"], "escalation_ttl") if "escalation_ttl" in document else default_ttl
+    breaker = document.get("breaker")
+    if breaker:
+        breaker = {"violations": breaker["violations"], "window": _seconds(breaker["window"], "breaker.window")}
+
+    capabilities = []
+    for i, cap in enumerate(document["capabilities"]):
+        where = f"capabilities[{i}]"
+        validator = None
+        if "params_schema" in cap:
+            try:
+                Draft202012Validator.check_schema(cap["params_schema"])
+            except SchemaError as exc:
+                raise EnvelopeError(f"{where}.params_schema", f"not a valid JSON Schema: {exc.message}") from None
+            validator = Draft202012Validator(cap["params_schema"])
+        hours = None
+        if "hours" in cap:
+            try:
+                hours = parse_hours(cap["hours"])
+            except ValueError as exc:
+                raise EnvelopeError(f"{where}.hours", str(exc)) from None
+        velocity = cap.get("velocity")
+        if velocity:
+            velocity = {
+                "max": velocity["max"],
+                "per": _seconds(velocity["per"], f"{where}.velocity.per"),
+                "over": velocity.get("over", "escalate"),
+            }
+        cumulative = cap.get("cumulative")
+        if cumulative:
+            cumulative = {
+                "param": cumulative["param"],
+                "max": cumulative["max"],
+                "per": _seconds(cumulative["per"], f"{where}.cumulative.per"),
+                "over": cumulative.get("over", "escalate"),
+            }
+        capabilities.append(
+            Capability(
+                index=i,
+                name=cap.get("name") or cap["action"],
+                action=cap["action"],
+                resources=tuple(cap.get("resources", ["*"])),
+                params_validator=validator,
+                deny_when=tuple(
+                    _compile_rule(r, f"{where}.deny_when[{j}]", "deny_when") for j, r in enumerate(cap.get("deny_when", []))
+                ),
+                escalate_when=tuple(
+                    _compile_rule(r, f"{where}.escalate_when[{j}]", "escalate_when")
+                    for j, r in enumerate(cap.get("escalate_when", []))
+                ),
+                escalate_on_novel=tuple(cap.get("escalate_on_novel", [])),
+                hours=hours,
+                velocity=velocity,
+                cumulative=cumulative,
+                quorum=cap.get("quorum", quorum),
+                approvers=tuple(cap.get("approvers", approvers)),
+                ttl_seconds=_seconds(cap["escalation_ttl"], f"{where}.escalation_ttl") if "escalation_ttl" in cap else ttl,
+            )
+        )
+
+    sequences = tuple(
+        Sequence(
+            name=s["name"],
+            within=_seconds(s["within"], f"sequences[{i}].within"),
+            match=tuple(s["match"]),
+            key=s.get("key", "resource"),
+            on_complete=s.get("on_complete", "escalate"),
+        )
+        for i, s in enumerate(document.get("sequences", []))
+    )
+    names = [s.name for s in sequences]
+    if len(set(names)) != len(names):
+        raise EnvelopeError("sequences", "sequence names must be unique")
+    if not re.match(r"^[a-z0-9][a-z0-9._-]{0,99}$", document["agent"]):
+        raise EnvelopeError("agent", "agent names are lowercase letters, digits, '.', '_' and '-'")
+
+    return CompiledEnvelope(
+        agent=document["agent"],
+        version=version,
+        mode=document.get("mode", "enforce"),
+        default=document.get("default", "deny"),
+        approvers=approvers,
+        quorum=quorum,
+        ttl_seconds=ttl,
+        risk_threshold=document.get("risk_threshold"),
+        breaker=breaker,
+        capabilities=tuple(capabilities),
+        sequences=sequences,
+        document=document,
+    )

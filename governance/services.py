@@ -1,0 +1,142 @@
+"""State changes of the governance domain. Each runs in one transaction and writes its
+audit event in that same transaction."""
+
+import secrets
+import threading
+from collections import OrderedDict
+
+import yaml
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from governance.audit import audit_record
+from governance.errors import InvalidInput, NotFound
+from governance.models import Agent, AgentToken, Envelope
+from governance.policy import CompiledEnvelope, EnvelopeError, compile_envelope
+from governance.tokens import token_generate
+
+AGENT_TOKEN_KIND = "alk"
+
+
+def _actor(user) -> str:
+    return f"user:{user.get_username()}" if user is not None else "system:cli"
+
+
+@transaction.atomic
+def agent_create(*, name: str, callback_url: str = "", description: str = "", by=None) -> tuple[Agent, str]:
+    """Register an agent and issue its first token. Returns (agent, plaintext token)."""
+    agent = Agent(name=name, description=description, callback_url=callback_url)
+    if callback_url:
+        agent.callback_secret = secrets.token_hex(32)
+    agent.full_clean()
+    agent.save()
+    token = token_generate(AGENT_TOKEN_KIND)
+    AgentToken.objects.create(agent=agent, prefix=token.prefix, digest=token.digest)
+    audit_record(
+        kind="agent.created", actor=_actor(by), agent=agent,
+        payload={"name": name, "callback_url": callback_url, "token_prefix": token.prefix},
+    )
+    return agent, token.plaintext
+
+
+@transaction.atomic
+def agent_token_rotate(*, agent: Agent, by=None) -> str:
+    """Revoke every live token of the agent and issue a new one."""
+    now = timezone.now()
+    revoked = list(AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).values_list("prefix", flat=True))
+    AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).update(revoked_at=now)
+    token = token_generate(AGENT_TOKEN_KIND)
+    AgentToken.objects.create(agent=agent, prefix=token.prefix, digest=token.digest)
+    audit_record(
+        kind="agent.token_rotated", actor=_actor(by), agent=agent,
+        payload={"revoked": revoked, "token_prefix": token.prefix},
+    )
+    return token.plaintext
+
+
+@transaction.atomic
+def agent_token_revoke(*, agent: Agent, by=None) -> int:
+    """Revoke every live token; the agent gets 401 until a new one is issued."""
+    prefixes = list(AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).values_list("prefix", flat=True))
+    AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit_record(kind="agent.token_revoked", actor=_actor(by), agent=agent, payload={"revoked": prefixes})
+    return len(prefixes)
+
+
+def envelope_parse(source: str) -> dict:
+    """YAML text to a document, or InvalidInput naming the line."""
+    try:
+        document = yaml.safe_load(source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InvalidInput(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", code="invalid_yaml") from None
+    return document
+
+
+def envelope_validate(source: str) -> tuple[dict, CompiledEnvelope]:
+    document = envelope_parse(source)
+    try:
+        compiled = compile_envelope(document, default_ttl=settings.AIRLOCK_ESCALATION_TTL)
+    except EnvelopeError as exc:
+        raise InvalidInput(str(exc), code="invalid_envelope") from None
+    return document, compiled
+
+
+def envelope_to_yaml(document: dict) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+
+
+@transaction.atomic
+def envelope_apply(*, source: str, by=None, via: str = "cli", comment: str = "") -> Envelope:
+    """Validate, store as the agent's next version and make it active."""
+    document, _compiled = envelope_validate(source)
+    try:
+        agent = Agent.objects.select_for_update().get(name=document["agent"])
+    except Agent.DoesNotExist:
+        raise NotFound(f"no agent named {document['agent']!r}; create it first (agent_create)") from None
+    previous = agent.active_envelope
+    last = Envelope.objects.filter(agent=agent).order_by("-version").values_list("version", flat=True).first()
+    envelope = Envelope.objects.create(
+        agent=agent, version=(last or 0) + 1, source=source, document=document,
+        created_by=by, created_via=via, comment=comment,
+    )
+    agent.active_envelope = envelope
+    agent.save(update_fields=["active_envelope"])
+    audit_record(
+        kind="envelope.activated", actor=_actor(by), agent=agent,
+        payload={
+            "version": envelope.version,
+            "previous_version": previous.version if previous else None,
+            "via": via,
+            "comment": comment,
+            "document": document,
+        },
+    )
+    return envelope
+
+
+@transaction.atomic
+def envelope_activate_version(*, envelope: Envelope, by=None) -> Envelope:
+    """Roll back or forward: a copy of an old version becomes the newest, active version."""
+    return envelope_apply(source=envelope.source, by=by, via="rollback", comment=f"copy of v{envelope.version}")
+
+
+# Compiled envelopes are immutable per version, so compile each version once per process.
+_compiled_cache: "OrderedDict[int, CompiledEnvelope]" = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def envelope_compiled(envelope: Envelope) -> CompiledEnvelope:
+    with _cache_lock:
+        cached = _compiled_cache.get(envelope.pk)
+        if cached is not None:
+            _compiled_cache.move_to_end(envelope.pk)
+            return cached
+    compiled = compile_envelope(envelope.document, version=envelope.version, default_ttl=settings.AIRLOCK_ESCALATION_TTL)
+    with _cache_lock:
+        _compiled_cache[envelope.pk] = compiled
+        while len(_compiled_cache) > 512:
+            _compiled_cache.popitem(last=False)
+    return compiled

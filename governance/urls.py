@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from governance.api import views as api
+
+api_v1 = [
+    path("decide", api.decide_view, name="decide"),
+    path("requests/<uuid:request_id>", api.request_view, name="request"),
+    path("verify", api.verify_view, name="verify"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("django-admin/", admin.site.urls),
+    path("", include("approvals.urls")),
+]
+
+handler404 = "governance.api.errors.json_404"
+handler500 = "governance.api.errors.json_500"
