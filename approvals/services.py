@@ -4,6 +4,7 @@ notifications go out after commit."""
 from datetime import timedelta
 
 from approvals.models import Escalation
+from approvals.signals import escalation_opened, send_after_commit
 from governance.audit import audit_record
 from governance.models import DecisionRequest
 from governance.policy import EscalationSpec
@@ -28,4 +29,5 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
             "deadline": escalation.deadline.isoformat(),
         },
     )
+    send_after_commit(escalation_opened, request_id=str(request.id))
     return escalation
