@@ -1,0 +1,258 @@
+"""In-process policy evaluation: Airlock's engine (CEL + stateful inputs) beside the same
+policy in Cedar (cedarpy), in one run, on one 20-capability envelope.
+
+    .venv/bin/python bench/policy_eval.py [--iterations N] [--profile]
+
+Prints median and p99 µs per decision for each request mix and the Airlock/Cedar ratio.
+SPEC §10 target: Airlock median ≤ 50 µs. See bench/README.md for what the numbers mean.
+"""
+
+import argparse
+import cProfile
+import gc
+import json
+import platform
+import pstats
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import cedarpy  # noqa: E402
+
+from bench.envelope20 import AGENT, CAPABILITIES, airlock_document, cedar_entities, cedar_policies  # noqa: E402
+from bench.history import IndexedState, build_history  # noqa: E402
+from governance.policy import PolicyRequest, compile_envelope, evaluate  # noqa: E402
+
+NOW = datetime(2026, 11, 18, 10, 30, tzinfo=UTC)  # a Wednesday, inside every hours window
+SATURDAY = datetime(2026, 11, 21, 10, 30, tzinfo=UTC)
+BASE = {"confidence": 0.95, "input_source": "system", "session": "trace-1"}
+
+
+@dataclass(frozen=True)
+class Case:
+    action: str
+    resource: str
+    params: dict
+    expect: str  # Airlock's answer
+    cedar: str = ""  # Cedar's answer when it differs (what Cedar cannot express)
+    context: dict = field(default_factory=dict)
+    now: datetime = NOW
+
+
+def case(action, resource, params, expect, cedar="", now=NOW, **context) -> Case:
+    return Case(action, resource, params, expect, cedar or expect, {**BASE, **context}, now)
+
+
+MIXES: dict[str, list[Case]] = {
+    "allow": [
+        case("purchase_order.create", "vendor:staples", {"amount": 500, "currency": "USD"}, "allow"),
+        case("purchase_order.create", "vendor:globex", {"amount": 800, "currency": "EUR"}, "allow"),
+        case("crm.contact.read", "contact:c-42", {}, "allow"),
+        case("email.send", "mailbox:ops", {"to": "alice@corp.example", "recipients": 1}, "allow"),
+        case("file.read", "s3://reports/q3.csv", {}, "allow"),
+        case("db.query", "db:analytics", {"sql": "SELECT 1"}, "allow"),
+        case("invoice.pay", "vendor:globex", {"amount": 3000}, "allow"),
+        case("service.deploy", "service:web", {"version": "1.5.1"}, "allow", environment="staging"),
+        case("ticket.comment", "project:ops", {"body": "ok"}, "allow"),
+        case("calendar.read", "calendar:team", {}, "allow"),
+        case("catalogue.search", "catalogue:furniture", {"q": "chair"}, "allow"),
+    ],
+    "escalate": [
+        case("purchase_order.create", "vendor:staples", {"amount": 47000, "currency": "USD"}, "escalate"),
+        case("purchase_order.cancel", "vendor:globex", {"amount": 9000}, "escalate"),
+        case("refund.issue", "customer:c-1001", {"amount": 800}, "escalate"),
+        case("refund.issue", "customer:c-1001", {"amount": 100}, "escalate", input_source="user"),
+        case("email.send", "mailbox:ops", {"to": "alice@corp.example", "recipients": 120}, "escalate"),
+        case("file.write", "s3://reports/q3.csv", {"size_bytes": 1000, "overwrite": True}, "escalate"),
+        case("db.migrate", "db:app", {"migration": "0043"}, "escalate", environment="production"),
+        case("security_group.update", "sg:web", {"cidr": "0.0.0.0/0"}, "escalate"),
+        case("payroll.read", "employee:e-17", {"fields": ["name"]}, "escalate", input_source="user"),
+    ],
+    "deny": [
+        case("purchase_order.create", "vendor:staples", {"amount": 200000, "currency": "USD"}, "deny"),
+        case("purchase_order.create", "vendor:globex", {"amount": -5}, "deny"),
+        case("purchase_order.create", "vendor:staples", {"amount": 100, "currency": "XYZ"}, "deny"),
+        case("refund.issue", "customer:c-1001", {"amount": 9000}, "deny"),
+        case("email.send", "mailbox:ops", {"to": "eve@competitor.example", "recipients": 1}, "deny"),
+        case("db.query", "db:warehouse", {"sql": "DROP TABLE sales"}, "deny"),
+        case("dns.record.create", "zone:example.com", {"type": "NS"}, "deny"),
+        case("payroll.read", "employee:e-17", {"fields": ["name", "ssn"]}, "deny"),
+    ],
+    "no-match": [
+        case("user.delete", "account:root", {}, "deny"),
+        case("file.read", "s3://secrets/key.pem", {}, "deny"),
+        case("purchase_order.create", "customer:c-1", {"amount": 10}, "deny"),
+        case("db.query", "db:payroll", {"sql": "SELECT 1"}, "deny"),
+        case("k8s.exec", "pod:api-0", {"cmd": "sh"}, "deny"),
+        case("file.delete", "s3://reports/q3.csv", {}, "deny"),
+    ],
+    # Answers that come from history or the clock: Cedar, seeing neither, allows them.
+    "stateful": [
+        case("purchase_order.create", "vendor:newco", {"amount": 500, "currency": "USD"}, "escalate", "allow"),
+        case("purchase_order.create", "vendor:staples", {"amount": 8000, "currency": "USD"}, "escalate", "allow"),
+        case("file.delete", "s3://scratch/tmp-99", {}, "deny", "allow"),
+        case("invoice.pay", "vendor:globex", {"amount": 3000}, "escalate", "allow", now=SATURDAY),
+        case("dns.record.create", "zone:example.com", {"type": "A"}, "escalate", "allow", session="trace-chain"),
+        case("email.send", "mailbox:ops", {"to": "carol@corp.example", "recipients": 1}, "escalate", "allow"),
+    ],
+}
+
+CANNOT_EXPRESS = [
+    "velocity (count of this action in a window) and cumulative sums: Cedar sees one request, no history",
+    "novelty (first use of a resource or value) and cross-agent sequences: history again",
+    "hours in a named time zone: Cedar's datetime has no weekday or zone rules (DST)",
+    "risk score (weighted sum of factors vs a threshold) and supervised mode: no arithmetic on floats",
+    "floats at all: amounts must be integers (or decimal strings); confidence cannot be passed",
+    "first-match-wins: emulated by negating earlier overlapping scopes in each permit",
+    "errors in a forbid make Cedar skip it (fail open); the mapping here counts any error as deny",
+]
+
+
+def airlock_request(c: Case) -> PolicyRequest:
+    return PolicyRequest(action=c.action, resource=c.resource, params=c.params, context=c.context, agent=AGENT, now=c.now)
+
+
+def cedar_request(c: Case) -> dict:
+    # Cedar has no floats: pass only the string facts its policies read.
+    meta = {k: v for k, v in c.context.items() if isinstance(v, str)}
+    return {
+        "principal": {"type": "Agent", "id": AGENT},
+        "action": {"type": "Action", "id": c.action},
+        "resource": {"type": "Resource", "id": c.resource},
+        "context": {"resource": c.resource, "params": c.params, "meta": meta},
+    }
+
+
+class CedarEngine:
+    """One is_authorized call, mapped to allow / deny / escalate (see envelope20.py)."""
+
+    def __init__(self, catalogue: list[str]):
+        source, roles = cedar_policies(catalogue)
+        self.source = source
+        self.roles = {f"policy{i}": role for i, role in enumerate(roles)}
+        self.policies = cedarpy.PolicySet.from_str(source)
+        self.entities = cedarpy.Entities.from_json_str(json.dumps(cedar_entities(catalogue)))
+
+    def decide(self, request: dict) -> str:
+        result = cedarpy.is_authorized(request, self.policies, self.entities)
+        if result.diagnostics.errors:
+            return "deny"
+        if result.allowed:
+            return "allow"
+        roles = {self.roles[p] for p in result.diagnostics.reasons}
+        return "escalate" if roles == {"escalate"} else "deny"
+
+
+def timed(fn, inputs: list, iterations: int) -> list[float]:
+    """µs per call, cycling through inputs; a short warm-up first."""
+    n = len(inputs)
+    for i in range(min(iterations, 2000)):
+        fn(inputs[i % n])
+    samples = [0.0] * iterations
+    clock = time.perf_counter_ns
+    for i in range(iterations):
+        x = inputs[i % n]
+        t0 = clock()
+        fn(x)
+        samples[i] = (clock() - t0) / 1000
+    return samples
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=20000, help="timed decisions per mix and engine")
+    parser.add_argument("--profile", action="store_true", help="cProfile Airlock over all mixes and print the top")
+    parser.add_argument("--show-cedar", action="store_true", help="print the generated Cedar policy set")
+    args = parser.parse_args()
+
+    compiled = compile_envelope(airlock_document(), version=1)
+    history = build_history(AGENT, NOW)
+    state = IndexedState(AGENT, history)
+    catalogue = sorted({c.action for mix in MIXES.values() for c in mix} | {r.action for r in history})
+    cedar = CedarEngine(catalogue)
+    if args.show_cedar:
+        print(cedar.source)
+        return 0
+
+    # Both engines must give the answers the mixes claim before their speed means anything.
+    problems = []
+    for name, cases in MIXES.items():
+        for c in cases:
+            got = evaluate(compiled, airlock_request(c), state)
+            if got.decision != c.expect:
+                problems.append(f"airlock {name}: {c.action} {c.resource} → {got.decision} {got.reasons}, expected {c.expect}")
+            got_cedar = cedar.decide(cedar_request(c))
+            if got_cedar != c.cedar:
+                problems.append(f"cedar {name}: {c.action} {c.resource} → {got_cedar}, expected {c.cedar}")
+    if problems:
+        print("the engines do not answer as the mixes expect:", *problems, sep="\n  ")
+        return 1
+
+    if args.profile:
+        requests = [airlock_request(c) for cases in MIXES.values() for c in cases]
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for i in range(args.iterations):
+            evaluate(compiled, requests[i % len(requests)], state)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+        return 0
+
+    print(
+        f"Policy evaluation, in process: {len(CAPABILITIES)}-capability envelope, "
+        f"{len(history)} history events, {args.iterations} decisions per mix and engine"
+    )
+    print(
+        f"python {platform.python_version()}, common-expression-language {version('common-expression-language')}, "
+        f"cedarpy {version('cedarpy')}; Cedar: pre-parsed PolicySet ({len(cedar.roles)} policies) and Entities"
+    )
+    print()
+    header = f"{'mix':<10} {'n':>3}  {'airlock median':>14} {'p99':>8}  {'cedar median':>12} {'p99':>8}  {'airlock/cedar':>13}  agree"
+    print(header)
+    print("-" * len(header))
+    pooled_a: list[float] = []
+    pooled_c: list[float] = []
+    for name, cases in MIXES.items():
+        a_in = [airlock_request(c) for c in cases]
+        c_in = [cedar_request(c) for c in cases]
+        gc.collect()
+        a = timed(lambda r: evaluate(compiled, r, state), a_in, args.iterations)
+        gc.collect()
+        c = timed(cedar.decide, c_in, args.iterations)
+        pooled_a += a
+        pooled_c += c
+        agree = sum(1 for x in cases if x.expect == x.cedar)
+        am, cm = statistics.median(a), statistics.median(c)
+        print(
+            f"{name:<10} {len(cases):>3}  {am:>11.1f} µs {pct(a, 0.99):>5.1f} µs  {cm:>9.1f} µs {pct(c, 0.99):>5.1f} µs"
+            f"  {am / cm:>12.2f}x  {agree}/{len(cases)}"
+        )
+    am, cm = statistics.median(pooled_a), statistics.median(pooled_c)
+    print("-" * len(header))
+    print(
+        f"{'all':<10} {sum(len(c) for c in MIXES.values()):>3}  {am:>11.1f} µs {pct(pooled_a, 0.99):>5.1f} µs"
+        f"  {cm:>9.1f} µs {pct(pooled_c, 0.99):>5.1f} µs  {am / cm:>12.2f}x"
+    )
+    print()
+    verdict = "meets" if am <= 50 else "MISSES"
+    print(f"SPEC §10 target: Airlock median ≤ 50 µs per decision — {verdict} it ({am:.1f} µs over all mixes).")
+    print("'agree': requests where Cedar gives Airlock's answer; the 'stateful' mix is what Cedar cannot see.")
+    print("Cedar cannot express:")
+    for line in CANNOT_EXPRESS:
+        print(f"  - {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
