@@ -2,8 +2,11 @@
 hours windows. Errors name the field they are about."""
 
 import re
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fnmatch import translate
+from functools import partial
+from operator import eq
 from typing import Any
 
 import cel
@@ -141,6 +144,14 @@ def _path(parts) -> str:
     return out or "(envelope)"
 
 
+def glob_matcher(pattern: str) -> Callable[[str], Any]:
+    """A one-argument test equivalent to fnmatchcase(value, pattern), built once: plain
+    equality when the pattern has no wildcard, else the very regex fnmatchcase compiles."""
+    if not any(c in pattern for c in "*?["):
+        return partial(eq, pattern)
+    return re.compile(translate(pattern)).match
+
+
 @dataclass(frozen=True)
 class Rule:
     source: str
@@ -167,8 +178,24 @@ class Capability:
     approvers: tuple[str, ...]
     ttl_seconds: int
 
+    # Derived once from the fields above (see __post_init__): the decide path calls matches()
+    # for every capability until one fits, and CEL converts each variable it is handed.
+    _action_match: Callable[[str], Any] = field(init=False, repr=False, compare=False)
+    _resource_matches: tuple[Callable[[str], Any], ...] = field(init=False, repr=False, compare=False)
+    cel_variables: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        set_ = partial(object.__setattr__, self)
+        set_("_action_match", glob_matcher(self.action))
+        set_("_resource_matches", tuple(glob_matcher(r) for r in self.resources))
+        used = set()
+        for rule in (*self.deny_when, *self.escalate_when):
+            used.update(rule.program.variables())
+        set_("cel_variables", frozenset(used & CEL_VARIABLES))
+
     def matches(self, action: str, resource: str) -> bool:
-        return fnmatchcase(action, self.action) and any(fnmatchcase(resource, r) for r in self.resources)
+        """fnmatchcase(action, self.action) and any resource pattern fnmatchcase-matches."""
+        return bool(self._action_match(action)) and any(m(resource) for m in self._resource_matches)
 
 
 @dataclass(frozen=True)
