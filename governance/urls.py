@@ -1,3 +1,5 @@
+import os
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -23,3 +25,10 @@ urlpatterns = [
 
 handler404 = "governance.api.errors.json_404"
 handler500 = "governance.api.errors.json_500"
+
+# bench/decide_http.py compares POST /api/v1/decide with a bare endpoint on the same server.
+# Off unless the benchmark starts the server with AIRLOCK_BENCH_BASELINE=1.
+if os.environ.get("AIRLOCK_BENCH_BASELINE") == "1":
+    from governance.bench_views import baseline_view
+
+    urlpatterns.insert(0, path("bench/baseline", baseline_view, name="bench-baseline"))
