@@ -109,6 +109,19 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Under ASGI each request runs its sync view in a thread of its own and Django's
+        # connections are per thread, so persistent connections (CONN_MAX_AGE) pile up until
+        # PostgreSQL refuses clients (found by bench/decide_http.py). Django's docs: disable
+        # them under ASGI and pool instead. A request borrows a warm connection and returns
+        # it when it ends; when the pool stays empty for `timeout` seconds the request fails
+        # (decide answers 503, never allow).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2,
+            "max_size": envint("AIRLOCK_DB_POOL_SIZE", "10"),
+            "timeout": 10,
+        }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
