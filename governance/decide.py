@@ -37,14 +37,13 @@ def decide(*, agent: Agent, data: DecideInput, now: datetime | None = None) -> t
     """Evaluate and record one request. Returns (request, created). Raises Unavailable (503)
     when the answer cannot even be recorded; never returns an allow it could not record."""
     try:
-        # 2. A repeated idempotency key returns the stored answer and creates nothing.
-        existing = _stored(agent, data.idempotency_key)
-        if existing is not None:
-            return existing, False
+        # 2. A repeated idempotency key returns the stored answer and creates nothing. The
+        # unique constraint on (agent, idempotency_key) finds the repeat: inserting it fails,
+        # the whole decision rolls back, and the stored answer is read. Keys are normally
+        # new, so this saves every decision a lookup; a repeat pays for one evaluation.
         try:
             return _decide(agent, data, now or timezone.now()), True
         except IntegrityError:
-            # The same key raced us inside another transaction; theirs is the answer.
             existing = _stored(agent, data.idempotency_key)
             if existing is not None:
                 return existing, False
@@ -61,7 +60,14 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
 
     # Lock the agent: one decision per agent at a time keeps its counts exact and its
     # audit chain ordered, without making other agents wait.
-    agent = Agent.objects.select_for_update(of=("self",)).select_related("active_envelope").get(pk=agent.pk)
+    # The envelope's document is only read when this version is not compiled yet
+    # (envelope_compiled caches per version), so it is not fetched with every decision.
+    agent = (
+        Agent.objects.select_for_update(of=("self",))
+        .select_related("active_envelope")
+        .defer("active_envelope__source", "active_envelope__document")
+        .get(pk=agent.pk)
+    )
     params, context = data.params or {}, data.context or {}
     envelope = agent.active_envelope
     supervised = agent.breaker_tripped

@@ -80,6 +80,28 @@ def _sequence_completes(sequence, request: PolicyRequest, state: StateView) -> b
     return not wanted
 
 
+def _prefetch(cap: Capability, request: PolicyRequest, state: StateView) -> None:
+    """Tell a state view that can batch (the database: one round trip instead of one per
+    question, while the agent row is locked) every question step 6 may ask. Optional: the
+    questions are then asked as usual and must get the same answers."""
+    prefetch = getattr(state, "prefetch", None)
+    if prefetch is None:
+        return
+    questions: list[tuple[str, dict]] = []
+    if cap.velocity:
+        questions.append(("count", {"action": request.action, "window": cap.velocity["per"], "now": request.now}))
+    if cap.cumulative:
+        c = cap.cumulative
+        questions.append(("total", {"action": request.action, "param": c["param"], "window": c["per"], "now": request.now}))
+    if request.resource:
+        questions.append(("seen", {"field": "resource", "value": request.resource}))
+    for field in cap.escalate_on_novel:
+        if field != "resource" and request.params.get(field[7:]) is not None:
+            questions.append(("seen", {"field": field, "value": request.params[field[7:]]}))
+    if questions:
+        prefetch(questions)
+
+
 def evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: StateView) -> Decision:
     """Decide one request. Never raises: an error of any kind is a deny (governance_error)."""
     try:
@@ -132,6 +154,7 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
 
     escalate: list[Reason] = []
     factors: list[RiskFactor] = []
+    _prefetch(cap, request, state)
 
     def over(outcome: str, reason: Reason) -> Decision | None:
         if outcome == "deny":

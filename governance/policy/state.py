@@ -25,6 +25,10 @@ class StateView(Protocol):
         """(action, time) of not-denied requests by any agent whose `key` ('resource' or
         'context.session') equals value, oldest first."""
 
+    # Optional: prefetch(questions: list[tuple[str, dict]]) -> None, where each question is a
+    # method name and its keyword arguments. The engine announces what it will ask so a view
+    # can answer everything in one round trip; the answers must not change.
+
 
 class EmptyState:
     """No history at all: every value is novel, every count zero."""

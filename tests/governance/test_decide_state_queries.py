@@ -1,0 +1,145 @@
+"""The decide path's database work, trimmed for speed, answers exactly as before: batched
+state questions equal one-by-one ones, repeats are found by the unique constraint, and
+counts stay exact when decisions race."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from governance.models import Anomaly, AuditEvent, DecisionRequest
+from governance.state import DatabaseState
+
+pytestmark = pytest.mark.django_db
+
+VELOCITY = """
+agent: rush-bot
+capabilities:
+  - action: ticket.create
+    resources: ["project:*"]
+    velocity: {max: 20, per: 10m, over: deny}
+"""
+
+
+def row(agent, action, params, status="allowed", minutes=1, resource="vendor:staples"):
+    return DecisionRequest(
+        agent=agent, action=action, resource=resource, params=params, digest="x",
+        decision="allow", status=status, created_at=timezone.now() - timedelta(minutes=minutes),
+    )
+
+
+def test_prefetched_answers_equal_one_by_one_answers(make_agent):
+    alice_bot = make_agent("alice-bot").agent
+    bob_bot = make_agent("bob-bot").agent
+    po = "purchase_order.create"
+    DecisionRequest.objects.bulk_create([
+        row(alice_bot, po, {"amount": 100}),
+        row(alice_bot, po, {"amount": 2.5}),
+        row(alice_bot, po, {"amount": True}),  # a bool is not an amount
+        row(alice_bot, po, {"amount": "900"}),  # nor is a string
+        row(alice_bot, po, {"amount": {"value": 7}}),
+        row(alice_bot, po, {"currency": "USD"}),
+        row(alice_bot, po, {"amount": 40}, status="pending"),
+        row(alice_bot, po, {"amount": 1000}, status="denied"),
+        row(alice_bot, po, {"amount": 1000}, status="expired"),
+        row(alice_bot, po, {"amount": 5000}, minutes=60 * 30),  # outside the 24h window
+        row(alice_bot, po, {"amount": 3}, resource="vendor:globex", minutes=60 * 48),
+        row(alice_bot, po, {"amount": 8}, resource="vendor:initech", status="pending"),
+        row(alice_bot, "invoice.pay", {"amount": 70}),
+        row(bob_bot, po, {"amount": 100000}),
+    ])
+    now = timezone.now()
+    questions = [
+        ("count", {"action": po, "window": 600, "now": now}),
+        ("count", {"action": po, "window": 86400, "now": now}),
+        ("count", {"action": "refund.issue", "window": 600, "now": now}),
+        ("total", {"action": po, "param": "amount", "window": 86400, "now": now}),
+        ("total", {"action": po, "param": "amount", "window": 7 * 86400, "now": now}),
+        ("total", {"action": po, "param": "missing", "window": 86400, "now": now}),
+        ("total", {"action": "refund.issue", "param": "amount", "window": 86400, "now": now}),
+        ("seen", {"field": "resource", "value": "vendor:globex"}),
+        ("seen", {"field": "resource", "value": "vendor:initech"}),  # only pending: not seen
+        ("seen", {"field": "resource", "value": "vendor:nobody"}),
+        ("seen", {"field": "params.currency", "value": "USD"}),
+        ("seen", {"field": "params.amount", "value": 100000}),  # bob's, not alice's
+    ]
+    one_by_one = [getattr(DatabaseState(alice_bot), kind)(**kw) for kind, kw in questions]
+    batched_state = DatabaseState(alice_bot)
+    batched_state.prefetch(questions)
+    assert len(batched_state._answers) == len(questions)
+    batched = [getattr(batched_state, kind)(**kw) for kind, kw in questions]
+    assert batched == one_by_one
+    # JSON numbers only: not the bool, not the string "900" (which Django would read back
+    # from SQLite as the number 900 if the values were summed in Python).
+    assert batched == [8, 8, 0, 150.5, 5153.5, 0.0, 0.0, True, False, False, True, False]
+
+
+def test_prefetch_is_one_statement(make_agent, django_assert_num_queries):
+    agent = make_agent("alice-bot").agent
+    now = timezone.now()
+    state = DatabaseState(agent)
+    with django_assert_num_queries(1):
+        state.prefetch([
+            ("count", {"action": "a", "window": 60, "now": now}),
+            ("total", {"action": "a", "param": "amount", "window": 60, "now": now}),
+            ("seen", {"field": "resource", "value": "r"}),
+        ])
+    with django_assert_num_queries(0):
+        assert state.count(action="a", window=60, now=now) == 0
+        assert state.total(action="a", param="amount", window=60, now=now) == 0.0
+        assert state.seen(field="resource", value="r") is False
+
+
+def test_repeating_a_key_leaves_no_trace(procurement):
+    first = procurement.decide({"action": "purchase_order.create", "resource": "vendor:staples",
+                                "params": {"amount": 500}, "idempotency_key": "po-1"}).json()
+    before = (DecisionRequest.objects.count(), AuditEvent.objects.count(), Anomaly.objects.count())
+    # The repeat would now be a violation (over the hard limit) and an escalation elsewhere.
+    again = procurement.decide({"action": "purchase_order.create", "resource": "vendor:acme-furniture",
+                                "params": {"amount": 200000}, "idempotency_key": "po-1"})
+    assert again.status_code == 200
+    assert again.json() == first
+    assert (DecisionRequest.objects.count(), AuditEvent.objects.count(), Anomaly.objects.count()) == before
+    assert not DecisionRequest.objects.filter(escalation__isnull=False).exists()
+
+
+def _race(n: int, call) -> list:
+    results: list = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = call(i)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_decisions_never_exceed_the_velocity_limit(postgres, make_agent):
+    bot = make_agent("rush-bot", VELOCITY)
+    results = _race(50, lambda i: bot.decide({"action": "ticket.create", "resource": "project:ops"}).json()["decision"])
+    assert results.count("allow") == 20
+    assert results.count("deny") == 30
+    assert DecisionRequest.objects.filter(status="allowed").count() == 20
+    assert AuditEvent.objects.filter(kind="decision.allow").count() == 20
+    assert AuditEvent.objects.filter(kind="decision.deny").count() == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_repeats_of_one_key_make_one_request(postgres, procurement):
+    body = {"action": "purchase_order.create", "resource": "vendor:staples", "params": {"amount": 5},
+            "idempotency_key": "same"}
+    results = _race(10, lambda i: procurement.decide(body).json()["id"])
+    assert len(set(results)) == 1
+    assert DecisionRequest.objects.count() == 1
+    assert AuditEvent.objects.filter(kind="decision.allow").count() == 1
