@@ -1,0 +1,317 @@
+"""POST /api/v1/decide over HTTP against a bare endpoint on the same server, same run.
+
+    .venv/bin/python bench/decide_http.py [--db postgres|sqlite|both] [--seconds 8] [--rate 300]
+
+For each database: creates and migrates a fresh benchmark database (PostgreSQL:
+airlock_bench on 127.0.0.1; SQLite: under var/bench-sqlite/), seeds the 20-capability
+envelope and a month of history, starts one ASGI process (uvicorn
+governance.asgi:application on 127.0.0.1) with AIRLOCK_BENCH_BASELINE=1, then measures
+  1. throughput, closed loop: the baseline (token check + one INSERT in one transaction)
+     and decide (token check, validation, policy, state queries, the request row, its
+     audit event, escalation/anomaly rows), alternating, several rounds;
+  2. latency at a fixed rate (open loop, default 300 requests/s) for both.
+SPEC §10 targets: decide throughput ≥ 60 % of the baseline; p99 ≤ 15 ms at 300/s on 2 cores.
+The load generator runs on the same machine and shares its CPUs; the CPU split is printed.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import loadgen  # noqa: E402
+from bench.policy_eval import MIXES  # noqa: E402
+
+HOST = "127.0.0.1"
+PYTHON = sys.executable
+DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/airlock_bench"
+# The HTTP mix: mostly allows, as an agent's day is, with every other path present.
+HTTP_MIX = MIXES["allow"] * 3 + MIXES["escalate"] + MIXES["deny"] + MIXES["no-match"]
+
+
+@dataclass
+class Backend:
+    name: str
+    env: dict
+    label: str = ""
+    results: dict = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def base_env(var_dir: Path, tag: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CI")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="governance.settings",
+        AIRLOCK_VAR_DIR=str(var_dir),
+        AIRLOCK_BENCH_BASELINE="1",
+        DEBUG="false",
+        LOG_LEVEL="WARNING",
+        AIRLOCK_CELERY_QUEUE=f"airlock-bench-{tag}",
+        AIRLOCK_CHANNEL_PREFIX=f"airlock-bench-{tag}",
+    )
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if redis_reachable(redis_url):
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def redis_reachable(url: str) -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_timeout=1).ping()
+        return True
+    except Exception:  # noqa: BLE001 - any failure just means "no Redis for this run"
+        return False
+
+
+def postgres_backend(url: str) -> Backend | None:
+    import psycopg
+
+    parsed = urlparse(url)
+    if parsed.hostname not in ("127.0.0.1", "localhost") or "bench" not in parsed.path:
+        raise SystemExit(f"refusing {url}: the benchmark only drops and recreates a *bench* database on 127.0.0.1")
+    dbname = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+    except psycopg.OperationalError as exc:
+        print(f"PostgreSQL at {parsed.hostname}:{parsed.port} unreachable ({exc}); skipping it", file=sys.stderr)
+        return None
+    env = base_env(ROOT / "var" / "bench-postgres", "pg")
+    env["DATABASE_URL"] = url
+    return Backend("postgres", env, f"PostgreSQL {version} ({dbname} on {parsed.hostname})")
+
+
+def sqlite_backend() -> Backend:
+    var_dir = ROOT / "var" / "bench-sqlite"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    for f in var_dir.glob("airlock.sqlite3*"):
+        f.unlink()
+    return Backend("sqlite", base_env(var_dir, "sqlite"), f"SQLite (WAL, {var_dir.relative_to(ROOT)}/airlock.sqlite3)")
+
+
+def prepare(backend: Backend) -> str:
+    """Migrate and seed; returns the agent's token."""
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=backend.env, check=True, capture_output=True)
+    seeded = subprocess.run([PYTHON, "-m", "bench.seed"], cwd=ROOT, env=backend.env, check=True, capture_output=True, text=True)
+    return seeded.stdout.strip().splitlines()[-1]
+
+
+def start_server(backend: Backend, port: int) -> subprocess.Popen:
+    log = open(ROOT / "var" / f"bench-{backend.name}-uvicorn.log", "w")  # noqa: SIM115 - lives as long as the server
+    # One ASGI process, as `make run` starts it; access log off (a proxy would keep it).
+    return subprocess.Popen(
+        [PYTHON, "-m", "uvicorn", "governance.asgi:application", "--host", HOST, "--port", str(port),
+         "--no-access-log", "--log-level", "warning", "--lifespan", "off"],
+        cwd=ROOT, env=backend.env, stdout=log, stderr=subprocess.STDOUT,
+    )
+
+
+def wait_ready(port: int, raw: bytes, server: subprocess.Popen) -> None:
+    async def probe():
+        conn = await loadgen.Connection.open(HOST, port)
+        status, body = await conn.send(raw)
+        conn.close()
+        return status, body
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("the server exited; see var/bench-*-uvicorn.log")
+        try:
+            status, body = loadgen.run(probe())
+        except OSError:
+            time.sleep(0.2)
+            continue
+        if status != 200:
+            raise SystemExit(f"the baseline answered {status}: {body[:300]!r}")
+        return
+    raise SystemExit("the server did not come up within 60 s")
+
+
+class Cpu:
+    """CPU seconds used by the server process, this process (the client) and the whole machine."""
+
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, server_pid: int):
+        self.pid = server_pid
+
+    def snap(self) -> tuple[float, float, float, float]:
+        with open("/proc/stat") as f:
+            cpu = [int(x) for x in f.readline().split()[1:]]
+        busy, total = sum(cpu) - cpu[3] - cpu[4], sum(cpu)
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        server = int(fields[11]) + int(fields[12])
+        return busy / self.tick, total / self.tick, server / self.tick, time.process_time()
+
+    @staticmethod
+    def split(a, b, seconds: float) -> str:
+        busy, _total, server, client = (y - x for x, y in zip(a, b, strict=True))
+        other = max(0.0, busy - server - client)
+        cores = os.cpu_count() or 1
+        return (
+            f"CPU (cores busy of {cores}): server {server / seconds:.2f}, load generator {client / seconds:.2f}, "
+            f"database and everything else {other / seconds:.2f}"
+        )
+
+
+def makers(token: str, port: int, run_tag: str):
+    serial = count()
+    bodies = []
+    for c in HTTP_MIX:
+        bodies.append({"action": c.action, "resource": c.resource, "params": c.params, "context": c.context})
+
+    def make(path: str):
+        def one() -> bytes:
+            i = next(serial)
+            body = {**bodies[i % len(bodies)], "idempotency_key": f"{run_tag}-{i}"}
+            return loadgen.post(HOST, port, path, token, json.dumps(body).encode())
+
+        return one
+
+    return make("/bench/baseline"), make("/api/v1/decide")
+
+
+def measure(backend: Backend, args) -> None:
+    token = prepare(backend)
+    port = free_port()
+    server = start_server(backend, port)
+    baseline, decide = makers(token, port, f"b{int(time.time())}")
+    try:
+        wait_ready(port, baseline(), server)
+        cpu = Cpu(server.pid)
+        # Warm up: first requests compile the envelope and open the DB connection.
+        for make in (baseline, decide):
+            loadgen.run(loadgen.closed_loop(HOST, port, make, connections=4, seconds=args.warmup))
+        rounds = {"baseline": [], "decide": []}
+        decisions: Counter = Counter()
+        statuses = {"baseline": Counter(), "decide": Counter()}
+        cpu_lines = {}
+        for _ in range(args.rounds):
+            for name, make in (("baseline", baseline), ("decide", decide)):
+                a = cpu.snap()
+                r = loadgen.run(
+                    loadgen.closed_loop(HOST, port, make, connections=args.connections, seconds=args.seconds,
+                                        keep_bodies=10**7 if name == "decide" else 0)
+                )
+                cpu_lines[name] = Cpu.split(a, cpu.snap(), r.seconds)
+                rounds[name].append(r)
+                statuses[name].update(r.statuses)
+                for body in r.bodies:
+                    decisions[json.loads(body).get("decision", "error")] += 1
+        fixed = {}
+        for name, make in (("decide", decide), ("baseline", baseline)):
+            a = cpu.snap()
+            fixed[name] = loadgen.run(loadgen.open_loop(HOST, port, make, rate=args.rate, seconds=args.seconds))
+            cpu_lines[f"fixed-{name}"] = Cpu.split(a, cpu.snap(), fixed[name].seconds)
+            statuses[name].update(fixed[name].statuses)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    audit = subprocess.run([PYTHON, "manage.py", "audit_verify"], cwd=ROOT, env=backend.env, capture_output=True, text=True)
+    backend.results = {
+        "rounds": rounds, "fixed": fixed, "decisions": decisions, "statuses": statuses, "cpu": cpu_lines,
+        "audit": (audit.returncode, (audit.stdout + audit.stderr).strip().splitlines()[-1:] or [""]),
+    }
+
+
+def report(backend: Backend, args) -> None:
+    r = backend.results
+    thr = {name: [x.rate for x in rs] for name, rs in r["rounds"].items()}
+    lat = {name: [v for x in rs for v in x.latencies] for name, rs in r["rounds"].items()}
+    ratios = [d / b for d, b in zip(thr["decide"], thr["baseline"], strict=True)]
+    print(f"\n== {backend.label}")
+    print(
+        f"closed loop: {args.connections} connections, {args.rounds} rounds × {args.seconds:g} s per endpoint, "
+        "alternating (baseline, decide)"
+    )
+    print(f"  {'endpoint':<9} {'req/s per round':<24} {'median':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for name in ("baseline", "decide"):
+        rounds = " ".join(f"{x:7.0f}" for x in thr[name])
+        p50 = statistics.median(lat[name])
+        p99 = sorted(lat[name])[int(0.99 * len(lat[name]))]
+        print(f"  {name:<9} {rounds:<24} {statistics.median(thr[name]):>8.0f} {p50:>8.2f} {p99:>8.2f}")
+    ratio = statistics.median(ratios)
+    verdict = "meets" if ratio >= 0.60 else "MISSES"
+    print(f"  throughput decide/baseline: {ratio:.0%} (per round: {', '.join(f'{x:.0%}' for x in ratios)}) — {verdict} the ≥ 60 % target")
+    print(f"  {r['cpu']['baseline']}   [baseline, last round]")
+    print(f"  {r['cpu']['decide']}   [decide, last round]")
+    print(f"fixed rate: {args.rate:g} requests/s for {args.seconds:g} s, open loop, latency from the scheduled start")
+    print(f"  {'endpoint':<9} {'achieved/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for name in ("baseline", "decide"):
+        f = r["fixed"][name]
+        print(f"  {name:<9} {f.rate:>10.0f} {f.pct(0.5):>8.2f} {f.pct(0.9):>8.2f} {f.pct(0.99):>8.2f} {max(f.latencies):>8.2f}")
+    p99 = r["fixed"]["decide"].pct(0.99)
+    print(f"  decide p99 {p99:.2f} ms — {'meets' if p99 <= 15 else 'MISSES'} the ≤ 15 ms target")
+    print(f"  {r['cpu']['fixed-decide']}   [decide at {args.rate:g}/s]")
+    total = sum(r["decisions"].values())
+    mix = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(r["decisions"].items()))
+    print(f"decide answers (closed loop): {mix} of {total}")
+    bad = {name: {s: n for s, n in c.items() if s != 200} for name, c in r["statuses"].items()}
+    print(f"non-200 responses: {bad['baseline'] or 'none'} baseline, {bad['decide'] or 'none'} decide")
+    code, last = r["audit"]
+    print(f"audit_verify after the run: exit {code} {last[0]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["postgres", "sqlite", "both"], default="both")
+    parser.add_argument("--postgres-url", default=os.environ.get("AIRLOCK_BENCH_DATABASE_URL", DEFAULT_PG))
+    parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating throughput rounds")
+    parser.add_argument("--connections", type=int, default=16, help="closed-loop connections")
+    parser.add_argument("--rate", type=float, default=300.0, help="fixed rate, requests/s")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    args = parser.parse_args()
+
+    backends = []
+    if args.db in ("postgres", "both"):
+        pg = postgres_backend(args.postgres_url)
+        if pg is not None:
+            backends.append(pg)
+    if args.db in ("sqlite", "both"):
+        backends.append(sqlite_backend())
+    if not backends:
+        print("no database to benchmark", file=sys.stderr)
+        return 1
+    print(f"decide over HTTP vs a bare endpoint: one uvicorn process on {HOST}, load generator in this process")
+    print(
+        f"machine: {os.cpu_count()} CPUs shared by server, database and load generator; "
+        f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print(f"request mix: {len(HTTP_MIX)} bodies cycled (allow ×3, escalate, deny, no-match), fresh idempotency_key each")
+    for backend in backends:
+        measure(backend, args)
+        report(backend, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""Profile the decide path in one process (no HTTP server, no load generator): Django's test
+client posts the HTTP mix of decide_http.py through the full middleware, DRF and decide
+stack, under cProfile, and prints where the time goes, plus SQL queries per request.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/airlock_bench .venv/bin/python bench/profile_decide.py
+
+Uses the database decide_http.py seeded (run that first, or bench/seed.py on a fresh one).
+"""
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+os.environ["AIRLOCK_BENCH_BASELINE"] = "1"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, reset_queries  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from bench.decide_http import HTTP_MIX  # noqa: E402
+from governance.models import Agent  # noqa: E402
+from governance.services import agent_token_rotate  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--path", default="/api/v1/decide")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--sort", default="cumulative")
+    args = parser.parse_args()
+
+    # A fresh token for this run (the seeded one was printed once and not kept).
+    token = agent_token_rotate(agent=Agent.objects.get(name="ops-bot"))
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
+    tag = f"p{int(time.time())}"
+
+    def post(i: int, path: str = args.path):
+        c = HTTP_MIX[i % len(HTTP_MIX)]
+        body = {"action": c.action, "resource": c.resource, "params": c.params, "context": c.context,
+                "idempotency_key": f"{tag}-{i}"}
+        response = client.post(path, json.dumps(body), content_type="application/json")
+        assert response.status_code == 200, response.content
+
+    for i in range(50):
+        post(i)
+    # Wall time and CPU per request in this one process, baseline vs decide, alternating.
+    for _round in range(2):
+        for path in ("/bench/baseline", "/api/v1/decide"):
+            n, wall0, cpu0 = 200, time.perf_counter(), time.process_time()
+            for i in range(n):
+                post(30_000 + _round * 1000 + i, path)
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            print(f"{path:<16} {wall / n * 1000:6.2f} ms wall, {cpu / n * 1000:6.2f} ms CPU per request")
+    with CaptureQueriesContext(connection) as queries:
+        for i in range(len(HTTP_MIX)):
+            post(10_000 + i)
+    print(f"{len(queries) / len(HTTP_MIX):.1f} SQL statements per decide over the {len(HTTP_MIX)}-request mix")
+    reset_queries()
+    profiler = cProfile.Profile()
+    t0 = time.perf_counter()
+    profiler.enable()
+    for i in range(args.requests):
+        post(20_000 + i)
+    profiler.disable()
+    elapsed = time.perf_counter() - t0
+    print(f"{args.requests} requests in {elapsed:.2f} s under cProfile: {elapsed / args.requests * 1000:.2f} ms each")
+    pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
