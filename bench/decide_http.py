@@ -48,6 +48,7 @@ class Backend:
     env: dict
     label: str = ""
     results: dict = field(default_factory=dict)
+    audit: tuple = (None, "")
 
 
 def free_port() -> int:
@@ -112,11 +113,14 @@ def sqlite_backend() -> Backend:
     return Backend("sqlite", base_env(var_dir, "sqlite"), f"SQLite (WAL, {var_dir.relative_to(ROOT)}/airlock.sqlite3)")
 
 
-def prepare(backend: Backend) -> str:
-    """Migrate and seed; returns the agent's token."""
+def prepare(backend: Backend, agents: int) -> list[str]:
+    """Migrate and seed; returns the agents' tokens."""
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=backend.env, check=True, capture_output=True)
-    seeded = subprocess.run([PYTHON, "-m", "bench.seed"], cwd=ROOT, env=backend.env, check=True, capture_output=True, text=True)
-    return seeded.stdout.strip().splitlines()[-1]
+    seeded = subprocess.run(
+        [PYTHON, "-m", "bench.seed", "--agents", str(agents)],
+        cwd=ROOT, env=backend.env, check=True, capture_output=True, text=True,
+    )
+    return seeded.stdout.split()
 
 
 def start_server(backend: Backend, port: int) -> subprocess.Popen:
@@ -179,17 +183,16 @@ class Cpu:
         )
 
 
-def makers(token: str, port: int, run_tag: str):
+def makers(tokens: list[str], port: int, run_tag: str):
+    """Request builders for both endpoints: the same bodies, agents taken in turn."""
     serial = count()
-    bodies = []
-    for c in HTTP_MIX:
-        bodies.append({"action": c.action, "resource": c.resource, "params": c.params, "context": c.context})
+    bodies = [{"action": c.action, "resource": c.resource, "params": c.params, "context": c.context} for c in HTTP_MIX]
 
     def make(path: str):
         def one() -> bytes:
             i = next(serial)
             body = {**bodies[i % len(bodies)], "idempotency_key": f"{run_tag}-{i}"}
-            return loadgen.post(HOST, port, path, token, json.dumps(body).encode())
+            return loadgen.post(HOST, port, path, tokens[i % len(tokens)], json.dumps(body).encode())
 
         return one
 
@@ -197,38 +200,12 @@ def makers(token: str, port: int, run_tag: str):
 
 
 def measure(backend: Backend, args) -> None:
-    token = prepare(backend)
+    tokens = prepare(backend, max(args.agents))
     port = free_port()
     server = start_server(backend, port)
-    baseline, decide = makers(token, port, f"b{int(time.time())}")
     try:
-        wait_ready(port, baseline(), server)
-        cpu = Cpu(server.pid)
-        # Warm up: first requests compile the envelope and open the DB connection.
-        for make in (baseline, decide):
-            loadgen.run(loadgen.closed_loop(HOST, port, make, connections=4, seconds=args.warmup))
-        rounds = {"baseline": [], "decide": []}
-        decisions: Counter = Counter()
-        statuses = {"baseline": Counter(), "decide": Counter()}
-        cpu_lines = {}
-        for _ in range(args.rounds):
-            for name, make in (("baseline", baseline), ("decide", decide)):
-                a = cpu.snap()
-                r = loadgen.run(
-                    loadgen.closed_loop(HOST, port, make, connections=args.connections, seconds=args.seconds,
-                                        keep_bodies=10**7 if name == "decide" else 0)
-                )
-                cpu_lines[name] = Cpu.split(a, cpu.snap(), r.seconds)
-                rounds[name].append(r)
-                statuses[name].update(r.statuses)
-                for body in r.bodies:
-                    decisions[json.loads(body).get("decision", "error")] += 1
-        fixed = {}
-        for name, make in (("decide", decide), ("baseline", baseline)):
-            a = cpu.snap()
-            fixed[name] = loadgen.run(loadgen.open_loop(HOST, port, make, rate=args.rate, seconds=args.seconds))
-            cpu_lines[f"fixed-{name}"] = Cpu.split(a, cpu.snap(), fixed[name].seconds)
-            statuses[name].update(fixed[name].statuses)
+        for agents in args.agents:
+            backend.results[agents] = measure_one(server, port, tokens[:agents], args)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -236,18 +213,48 @@ def measure(backend: Backend, args) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
     audit = subprocess.run([PYTHON, "manage.py", "audit_verify"], cwd=ROOT, env=backend.env, capture_output=True, text=True)
-    backend.results = {
-        "rounds": rounds, "fixed": fixed, "decisions": decisions, "statuses": statuses, "cpu": cpu_lines,
-        "audit": (audit.returncode, (audit.stdout + audit.stderr).strip().splitlines()[-1:] or [""]),
-    }
+    backend.audit = (audit.returncode, ((audit.stdout + audit.stderr).strip().splitlines() or [""])[-1])
 
 
-def report(backend: Backend, args) -> None:
-    r = backend.results
+def measure_one(server: subprocess.Popen, port: int, tokens: list[str], args) -> dict:
+    baseline, decide = makers(tokens, port, f"r{time.time_ns()}")
+    wait_ready(port, baseline(), server)
+    cpu = Cpu(server.pid)
+    # Warm up: first requests compile the envelopes and fill the connection pool.
+    for make in (baseline, decide):
+        loadgen.run(loadgen.closed_loop(HOST, port, make, connections=4, seconds=args.warmup))
+    rounds = {"baseline": [], "decide": []}
+    decisions: Counter = Counter()
+    statuses = {"baseline": Counter(), "decide": Counter()}
+    cpu_lines = {}
+    for _ in range(args.rounds):
+        for name, make in (("baseline", baseline), ("decide", decide)):
+            a = cpu.snap()
+            r = loadgen.run(
+                loadgen.closed_loop(HOST, port, make, connections=args.connections, seconds=args.seconds,
+                                    keep_bodies=10**7 if name == "decide" else 0)
+            )
+            cpu_lines[name] = Cpu.split(a, cpu.snap(), r.seconds)
+            rounds[name].append(r)
+            statuses[name].update(r.statuses)
+            for body in r.bodies:
+                decisions[json.loads(body).get("decision", "error")] += 1
+    fixed = {}
+    for name, make in (("decide", decide), ("baseline", baseline)):
+        a = cpu.snap()
+        fixed[name] = loadgen.run(loadgen.open_loop(HOST, port, make, rate=args.rate, seconds=args.seconds))
+        cpu_lines[f"fixed-{name}"] = Cpu.split(a, cpu.snap(), fixed[name].seconds)
+        statuses[name].update(fixed[name].statuses)
+    return {"rounds": rounds, "fixed": fixed, "decisions": decisions, "statuses": statuses, "cpu": cpu_lines}
+
+
+def report(backend: Backend, agents: int, args) -> None:
+    r = backend.results[agents]
     thr = {name: [x.rate for x in rs] for name, rs in r["rounds"].items()}
     lat = {name: [v for x in rs for v in x.latencies] for name, rs in r["rounds"].items()}
     ratios = [d / b for d, b in zip(thr["decide"], thr["baseline"], strict=True)]
-    print(f"\n== {backend.label}")
+    who = "1 agent: its decisions queue on its row lock" if agents == 1 else f"{agents} agents, requests spread evenly"
+    print(f"\n== {backend.label} — {who}")
     print(
         f"closed loop: {args.connections} connections, {args.rounds} rounds × {args.seconds:g} s per endpoint, "
         "alternating (baseline, decide)"
@@ -276,8 +283,7 @@ def report(backend: Backend, args) -> None:
     print(f"decide answers (closed loop): {mix} of {total}")
     bad = {name: {s: n for s, n in c.items() if s != 200} for name, c in r["statuses"].items()}
     print(f"non-200 responses: {bad['baseline'] or 'none'} baseline, {bad['decide'] or 'none'} decide")
-    code, last = r["audit"]
-    print(f"audit_verify after the run: exit {code} {last[0]}")
+
 
 
 def main() -> int:
@@ -289,7 +295,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16, help="closed-loop connections")
     parser.add_argument("--rate", type=float, default=300.0, help="fixed rate, requests/s")
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--agents", default="1,8", help="agent counts to run, e.g. 1,8")
     args = parser.parse_args()
+    args.agents = [int(x) for x in args.agents.split(",")]
 
     backends = []
     if args.db in ("postgres", "both"):
@@ -309,7 +317,10 @@ def main() -> int:
     print(f"request mix: {len(HTTP_MIX)} bodies cycled (allow ×3, escalate, deny, no-match), fresh idempotency_key each")
     for backend in backends:
         measure(backend, args)
-        report(backend, args)
+        for agents in args.agents:
+            report(backend, agents, args)
+        code, last = backend.audit
+        print(f"audit_verify after the {backend.name} runs: exit {code}, {last}")
     return 0
 
 
