@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from governance.canonical import canonical_json
@@ -54,17 +54,29 @@ def event_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _locked_head(chain: str) -> AuditChainHead:
-    try:
-        return AuditChainHead.objects.select_for_update().get(chain=chain)
-    except AuditChainHead.DoesNotExist:
-        pass
+_HEAD_TABLE = AuditChainHead._meta.db_table
+
+
+def _select_head(chain: str) -> tuple[int, str] | None:
+    # Plain SQL: every decision appends at least once, and the ORM's query building cost
+    # more CPU than the statement itself (bench/decide_http.py).
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, hash FROM {_HEAD_TABLE} WHERE chain = %s{lock}", [chain])
+        return cursor.fetchone()
+
+
+def _locked_head(chain: str) -> tuple[int, str]:
+    """(seq, hash) of the chain's head, its row locked until the transaction ends."""
+    head = _select_head(chain)
+    if head is not None:
+        return head
     try:
         with transaction.atomic():
             AuditChainHead.objects.create(chain=chain, seq=0, hash=GENESIS)
     except IntegrityError:
         pass  # another writer created it first; the lock below waits for them
-    return AuditChainHead.objects.select_for_update().get(chain=chain)
+    return _select_head(chain)
 
 
 def audit_record(
@@ -85,12 +97,12 @@ def audit_record(
     payload = json.loads(canonical_json(payload or {}))
     created_at = at or timezone.now()
     request_id = str(request_id) if request_id else None
-    head = _locked_head(chain)
-    seq = head.seq + 1
+    head_seq, head_hash = _locked_head(chain)
+    seq = head_seq + 1
     digest = event_hash(
         chain=chain,
         seq=seq,
-        prev_hash=head.hash,
+        prev_hash=head_hash,
         kind=kind,
         actor=actor,
         agent_id=agent.pk if agent else None,
@@ -101,7 +113,7 @@ def audit_record(
     event = AuditEvent.objects.create(
         chain=chain,
         seq=seq,
-        prev_hash=head.hash,
+        prev_hash=head_hash,
         hash=digest,
         kind=kind,
         actor=actor,
@@ -110,7 +122,8 @@ def audit_record(
         payload=payload,
         created_at=created_at,
     )
-    AuditChainHead.objects.filter(chain=chain).update(seq=seq, hash=digest)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s", [seq, digest, chain])
     return event
 
 

@@ -12,7 +12,7 @@ from governance.canonical import action_digest
 from governance.errors import Unavailable
 from governance.models import Agent, DecisionRequest
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
-from governance.services import envelope_compiled
+from governance.services import envelope_compiled_by_pk
 from governance.state import DatabaseState
 
 logger = logging.getLogger("airlock.decide")
@@ -60,19 +60,13 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
 
     # Lock the agent: one decision per agent at a time keeps its counts exact and its
     # audit chain ordered, without making other agents wait.
-    # The envelope's document is only read when this version is not compiled yet
-    # (envelope_compiled caches per version), so it is not fetched with every decision.
-    agent = (
-        Agent.objects.select_for_update(of=("self",))
-        .select_related("active_envelope")
-        .defer("active_envelope__source", "active_envelope__document")
-        .get(pk=agent.pk)
-    )
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
     params, context = data.params or {}, data.context or {}
-    envelope = agent.active_envelope
+    # Compiled once per envelope version and process; the row is read only on a miss.
+    envelope_id = agent.active_envelope_id
     supervised = agent.breaker_tripped
     try:
-        compiled = envelope_compiled(envelope) if envelope is not None else None
+        compiled = envelope_compiled_by_pk(envelope_id) if envelope_id is not None else None
         if compiled is not None and compiled.mode == "supervised":
             supervised = True
         request = PolicyRequest(
@@ -108,7 +102,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
         reasons=[r.as_dict() for r in decision.reasons],
         risk=decision.risk_dict(),
         violation=decision.violation,
-        envelope=envelope if decision.envelope_version is not None else None,
+        envelope_id=envelope_id if decision.envelope_version is not None else None,
         envelope_version=decision.envelope_version,
         capability=decision.capability,
         agent_mode="supervised" if supervised else "enforce",

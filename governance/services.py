@@ -140,3 +140,14 @@ def envelope_compiled(envelope: Envelope) -> CompiledEnvelope:
         while len(_compiled_cache) > 512:
             _compiled_cache.popitem(last=False)
     return compiled
+
+
+def envelope_compiled_by_pk(pk: int) -> CompiledEnvelope:
+    """envelope_compiled() by primary key: the row is read only when this version is not
+    compiled in this process yet (the decide path knows just the agent's envelope id)."""
+    with _cache_lock:
+        cached = _compiled_cache.get(pk)
+        if cached is not None:
+            _compiled_cache.move_to_end(pk)
+            return cached
+    return envelope_compiled(Envelope.objects.get(pk=pk))
