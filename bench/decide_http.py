@@ -155,32 +155,53 @@ def wait_ready(port: int, raw: bytes, server: subprocess.Popen) -> None:
     raise SystemExit("the server did not come up within 60 s")
 
 
+def proc_cpu(pid: int) -> float:
+    """User + system CPU ticks of one process (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return int(fields[11]) + int(fields[12])
+
+
 class Cpu:
-    """CPU seconds used by the server process, this process (the client) and the whole machine."""
+    """CPU seconds used by the server process, its PostgreSQL backends, this process (the
+    load generator), and the whole machine (other tenants included)."""
 
     tick = os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, server_pid: int):
+    def __init__(self, server_pid: int, db_pids=None):
         self.pid = server_pid
+        self.db_pids = db_pids or (lambda: [])
 
-    def snap(self) -> tuple[float, float, float, float]:
+    def snap(self) -> tuple:
         with open("/proc/stat") as f:
             cpu = [int(x) for x in f.readline().split()[1:]]
-        busy, total = sum(cpu) - cpu[3] - cpu[4], sum(cpu)
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        server = int(fields[11]) + int(fields[12])
-        return busy / self.tick, total / self.tick, server / self.tick, time.process_time()
+        busy = sum(cpu) - cpu[3] - cpu[4]
+        db = {pid: proc_cpu(pid) for pid in self.db_pids()}
+        return busy / self.tick, proc_cpu(self.pid) / self.tick, db, time.process_time()
 
-    @staticmethod
-    def split(a, b, seconds: float) -> str:
-        busy, _total, server, client = (y - x for x, y in zip(a, b, strict=True))
-        other = max(0.0, busy - server - client)
+    @classmethod
+    def split(cls, a, b, seconds: float) -> str:
+        busy, server, client = b[0] - a[0], b[1] - a[1], b[3] - a[3]
+        db = sum(ticks - a[2].get(pid, 0.0) for pid, ticks in b[2].items()) / cls.tick
+        other = max(0.0, busy - server - client - db)
         cores = os.cpu_count() or 1
+        db_part = f", its PostgreSQL backends {db / seconds:.2f}" if b[2] else ""
         return (
-            f"CPU (cores busy of {cores}): server {server / seconds:.2f}, load generator {client / seconds:.2f}, "
-            f"database and everything else {other / seconds:.2f}"
+            f"CPU (cores busy of {cores}): server {server / seconds:.2f}{db_part}, "
+            f"load generator {client / seconds:.2f}, everything else on the machine {other / seconds:.2f}"
         )
+
+
+def postgres_pids(url: str):
+    """A function listing the PIDs of the PostgreSQL backends serving the benchmark database."""
+    import psycopg
+
+    dbname = urlparse(url).path.lstrip("/")
+    conn = psycopg.connect(urlparse(url)._replace(path="/postgres").geturl(), autocommit=True)
+    return lambda: [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [dbname])]
 
 
 def makers(tokens: list[str], port: int, run_tag: str):
@@ -203,9 +224,10 @@ def measure(backend: Backend, args) -> None:
     tokens = prepare(backend, max(args.agents))
     port = free_port()
     server = start_server(backend, port)
+    db_pids = postgres_pids(backend.env["DATABASE_URL"]) if backend.name == "postgres" else None
     try:
         for agents in args.agents:
-            backend.results[agents] = measure_one(server, port, tokens[:agents], args)
+            backend.results[agents] = measure_one(server, port, tokens[:agents], args, db_pids)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -216,10 +238,10 @@ def measure(backend: Backend, args) -> None:
     backend.audit = (audit.returncode, ((audit.stdout + audit.stderr).strip().splitlines() or [""])[-1])
 
 
-def measure_one(server: subprocess.Popen, port: int, tokens: list[str], args) -> dict:
+def measure_one(server: subprocess.Popen, port: int, tokens: list[str], args, db_pids=None) -> dict:
     baseline, decide = makers(tokens, port, f"r{time.time_ns()}")
     wait_ready(port, baseline(), server)
-    cpu = Cpu(server.pid)
+    cpu = Cpu(server.pid, db_pids)
     # Warm up: first requests compile the envelopes and fill the connection pool.
     for make in (baseline, decide):
         loadgen.run(loadgen.closed_loop(HOST, port, make, connections=4, seconds=args.warmup))
@@ -239,13 +261,20 @@ def measure_one(server: subprocess.Popen, port: int, tokens: list[str], args) ->
             statuses[name].update(r.statuses)
             for body in r.bodies:
                 decisions[json.loads(body).get("decision", "error")] += 1
+    # The target rate, and half of what decide sustained closed-loop: latency when the
+    # server is not saturated, for machines (or moments) where the target rate saturates it.
+    sustainable = round(statistics.median(r.rate for r in rounds["decide"]) / 2)
     fixed = {}
-    for name, make in (("decide", decide), ("baseline", baseline)):
-        a = cpu.snap()
-        fixed[name] = loadgen.run(loadgen.open_loop(HOST, port, make, rate=args.rate, seconds=args.seconds))
-        cpu_lines[f"fixed-{name}"] = Cpu.split(a, cpu.snap(), fixed[name].seconds)
-        statuses[name].update(fixed[name].statuses)
-    return {"rounds": rounds, "fixed": fixed, "decisions": decisions, "statuses": statuses, "cpu": cpu_lines}
+    for rate in (args.rate, sustainable):
+        for name, make in (("decide", decide), ("baseline", baseline)):
+            a = cpu.snap()
+            fixed[rate, name] = loadgen.run(loadgen.open_loop(HOST, port, make, rate=rate, seconds=args.seconds))
+            cpu_lines[rate, name] = Cpu.split(a, cpu.snap(), fixed[rate, name].seconds)
+            statuses[name].update(fixed[rate, name].statuses)
+    return {
+        "rounds": rounds, "fixed": fixed, "rates": (args.rate, sustainable), "decisions": decisions,
+        "statuses": statuses, "cpu": cpu_lines,
+    }
 
 
 def report(backend: Backend, agents: int, args) -> None:
@@ -253,7 +282,12 @@ def report(backend: Backend, agents: int, args) -> None:
     thr = {name: [x.rate for x in rs] for name, rs in r["rounds"].items()}
     lat = {name: [v for x in rs for v in x.latencies] for name, rs in r["rounds"].items()}
     ratios = [d / b for d, b in zip(thr["decide"], thr["baseline"], strict=True)]
-    who = "1 agent: its decisions queue on its row lock" if agents == 1 else f"{agents} agents, requests spread evenly"
+    if agents > 1:
+        who = f"{agents} agents, requests spread evenly"
+    elif backend.name == "sqlite":
+        who = "1 agent (SQLite has one writer at a time anyway)"
+    else:
+        who = "1 agent: its decisions queue on its row lock"
     print(f"\n== {backend.label} — {who}")
     print(
         f"closed loop: {args.connections} connections, {args.rounds} rounds × {args.seconds:g} s per endpoint, "
@@ -270,14 +304,21 @@ def report(backend: Backend, agents: int, args) -> None:
     print(f"  throughput decide/baseline: {ratio:.0%} (per round: {', '.join(f'{x:.0%}' for x in ratios)}) — {verdict} the ≥ 60 % target")
     print(f"  {r['cpu']['baseline']}   [baseline, last round]")
     print(f"  {r['cpu']['decide']}   [decide, last round]")
-    print(f"fixed rate: {args.rate:g} requests/s for {args.seconds:g} s, open loop, latency from the scheduled start")
-    print(f"  {'endpoint':<9} {'achieved/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    for name in ("baseline", "decide"):
-        f = r["fixed"][name]
-        print(f"  {name:<9} {f.rate:>10.0f} {f.pct(0.5):>8.2f} {f.pct(0.9):>8.2f} {f.pct(0.99):>8.2f} {max(f.latencies):>8.2f}")
-    p99 = r["fixed"]["decide"].pct(0.99)
-    print(f"  decide p99 {p99:.2f} ms — {'meets' if p99 <= 15 else 'MISSES'} the ≤ 15 ms target")
-    print(f"  {r['cpu']['fixed-decide']}   [decide at {args.rate:g}/s]")
+    for rate in r["rates"]:
+        print(f"fixed rate: {rate:g} requests/s for {args.seconds:g} s, open loop, latency from the scheduled start")
+        print(f"  {'endpoint':<9} {'achieved/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+        for name in ("baseline", "decide"):
+            f = r["fixed"][rate, name]
+            print(
+                f"  {name:<9} {f.rate:>10.0f} {f.pct(0.5):>8.2f} {f.pct(0.9):>8.2f} {f.pct(0.99):>8.2f} {max(f.latencies):>8.2f}"
+            )
+        f = r["fixed"][rate, "decide"]
+        if f.rate < 0.95 * rate:
+            print(f"  decide cannot keep up with {rate:g}/s here: the latencies above are mostly queueing")
+        if rate == args.rate:
+            p99 = f.pct(0.99)
+            print(f"  decide p99 {p99:.2f} ms at {rate:g}/s — {'meets' if p99 <= 15 else 'MISSES'} the ≤ 15 ms target")
+        print(f"  {r['cpu'][rate, 'decide']}   [decide at {rate:g}/s]")
     total = sum(r["decisions"].values())
     mix = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(r["decisions"].items()))
     print(f"decide answers (closed loop): {mix} of {total}")
@@ -290,7 +331,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["postgres", "sqlite", "both"], default="both")
     parser.add_argument("--postgres-url", default=os.environ.get("AIRLOCK_BENCH_DATABASE_URL", DEFAULT_PG))
-    parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=6.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=2, help="alternating throughput rounds")
     parser.add_argument("--connections", type=int, default=16, help="closed-loop connections")
     parser.add_argument("--rate", type=float, default=300.0, help="fixed rate, requests/s")

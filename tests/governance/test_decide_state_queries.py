@@ -143,3 +143,35 @@ def test_racing_repeats_of_one_key_make_one_request(postgres, procurement):
     assert len(set(results)) == 1
     assert DecisionRequest.objects.count() == 1
     assert AuditEvent.objects.filter(kind="decision.allow").count() == 1
+
+
+def test_audit_events_read_back_as_written_and_the_chain_verifies(procurement):
+    from django.db.models.signals import post_save
+
+    from governance.audit import audit_verify
+
+    body = procurement.decide({"action": "purchase_order.create", "resource": "vendor:acme-furniture",
+                               "params": {"amount": 47000, "currency": "USD"},
+                               "context": {"reasoning": "chairs ✓", "confidence": 0.5}}).json()
+    events = list(AuditEvent.objects.filter(request_id=body["id"]).order_by("seq"))
+    assert [e.kind for e in events] == ["decision.escalate", "escalation.opened"]
+    decision = events[0]
+    assert decision.payload["digest"] == body["digest"]
+    assert decision.payload["reasons"] == body["reasons"]
+    assert str(decision.request_id) == body["id"]
+    assert decision.agent == procurement.agent
+    assert audit_verify() is None
+
+    # With a save receiver connected, events go through save() and the receiver hears them.
+    heard = []
+
+    def receiver(sender, instance, created, **kwargs):
+        heard.append((instance.kind, created))
+
+    post_save.connect(receiver, sender=AuditEvent)
+    try:
+        procurement.decide({"action": "catalogue.search", "resource": "catalogue:desks"})
+    finally:
+        post_save.disconnect(receiver, sender=AuditEvent)
+    assert heard == [("decision.allow", True)]
+    assert audit_verify() is None
