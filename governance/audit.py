@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import signals
 from django.utils import timezone
 
 from governance.canonical import canonical_json
 from governance.models import Agent, AuditChainHead, AuditEvent
+from governance.rows import insert
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
@@ -80,29 +80,6 @@ def _locked_head(chain: str) -> tuple[int, str]:
     return _select_head(chain)
 
 
-_EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
-_INSERT_EVENT = (
-    f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(f.column for f in _EVENT_FIELDS)}) "
-    f"VALUES ({', '.join(['%s'] * len(_EVENT_FIELDS))}) RETURNING id"
-)
-
-
-def _insert(event: AuditEvent) -> None:
-    """INSERT the event, each value prepared by its own model field exactly as save() would.
-    Plain SQL because this runs in every decision; save() when something listens to the
-    model's save signals, so a receiver added later still hears every event."""
-    listened = signals.pre_save.has_listeners(AuditEvent) or signals.post_save.has_listeners(AuditEvent)
-    if listened or not connection.features.can_return_columns_from_insert:
-        event.save(force_insert=True)
-        return
-    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _EVENT_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_EVENT, params)
-        event.id = cursor.fetchone()[0]
-    event._state.adding = False
-    event._state.db = connection.alias
-
-
 def audit_record(
     *,
     kind: str,
@@ -146,7 +123,7 @@ def audit_record(
         payload=payload,
         created_at=created_at,
     )
-    _insert(event)
+    insert(event)
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s", [seq, digest, chain])
     return event

@@ -12,6 +12,7 @@ from governance.canonical import action_digest
 from governance.errors import Unavailable
 from governance.models import Agent, DecisionRequest
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
+from governance.rows import insert
 from governance.services import envelope_compiled_by_pk
 from governance.state import DatabaseState
 
@@ -87,7 +88,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
         decision = Decision("deny", [Reason("governance_error", f"{type(exc).__name__}: {exc}")])
 
     escalation = decision.escalation if decision.decision == "escalate" else None
-    row = DecisionRequest.objects.create(
+    row = insert(DecisionRequest(
         agent=agent,
         action=data.action,
         resource=data.resource,
@@ -108,7 +109,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
         agent_mode="supervised" if supervised else "enforce",
         created_at=now,
         expires_at=now + timedelta(seconds=escalation.ttl_seconds) if escalation else None,
-    )
+    ))
     audit_record(
         kind=f"decision.{decision.decision}",
         actor=f"agent:{agent.name}",

@@ -1,0 +1,44 @@
+"""insert(): one INSERT for a new model instance, without the ORM's per-call query building.
+
+For the rows every decision writes (the request, its audit event). Each value goes through
+its field's pre_save() and get_db_prep_save(), as Model.save() does, so the stored row is
+the same. save() is used instead when anything listens to the model's save signals (a
+receiver added later still hears every row) or the database cannot return generated ids.
+"""
+
+from functools import cache
+
+from django.db import connection
+from django.db.models import Model, signals
+
+
+@cache
+def _statement(model: type[Model]) -> tuple[list, str]:
+    auto_pk = model._meta.pk.db_returning  # an id the database generates
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and auto_pk)]
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} "
+        f"({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    if auto_pk:
+        sql += f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
+    return fields, sql
+
+
+def insert(instance: Model) -> Model:
+    """INSERT `instance` (not yet saved) and mark it saved; returns it."""
+    model = type(instance)
+    listened = signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
+    if listened or not connection.features.can_return_columns_from_insert:
+        instance.save(force_insert=True)
+        return instance
+    fields, sql = _statement(model)
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if model._meta.pk.db_returning:
+            setattr(instance, model._meta.pk.attname, cursor.fetchone()[0])
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
