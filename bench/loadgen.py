@@ -70,6 +70,7 @@ class Result:
     statuses: Counter = field(default_factory=Counter)
     bodies: list[bytes] = field(default_factory=list)
     client_cpu: float = 0.0
+    server_cpu: float = 0.0  # filled in by the caller: CPU seconds the server side used
 
     @property
     def completed(self) -> int:
