@@ -18,9 +18,14 @@ from dataclasses import dataclass, field
 clock = time.perf_counter
 
 
+# uvicorn closes keep-alive connections idle for 5 s; retire ours before that.
+IDLE_LIMIT = 4.0
+
+
 class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.reader, self.writer = reader, writer
+        self.used = clock()
 
     @classmethod
     async def open(cls, host: str, port: int) -> "Connection":
@@ -28,6 +33,7 @@ class Connection:
         return cls(reader, writer)
 
     async def send(self, raw: bytes) -> tuple[int, bytes]:
+        self.used = clock()
         self.writer.write(raw)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
@@ -120,9 +126,10 @@ async def open_loop(host, port, make: Callable[[], bytes], *, rate: float, secon
     async def one(target: float):
         nonlocal opened
         async with slots:
-            if idle:
-                conn = idle.pop()
-            else:
+            conn = idle.pop() if idle else None
+            if conn is None or clock() - conn.used > IDLE_LIMIT:
+                if conn is not None:
+                    conn.close()
                 conn = await Connection.open(host, port)
                 opened += 1
             status, _body = await conn.send(make())
