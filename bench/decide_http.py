@@ -310,7 +310,7 @@ def report(backend: Backend, agents: int, args) -> None:
         print(f"  {name:<9} {rounds:<24} {statistics.median(thr[name]):>8.0f} {p50:>8.2f} {p99:>8.2f}")
     ratio = statistics.median(ratios)
     verdict = "meets" if ratio >= 0.60 else "MISSES"
-    print(f"  throughput decide/baseline: {ratio:.0%} (per round: {', '.join(f'{x:.0%}' for x in ratios)}) — {verdict} the ≥ 60 % target")
+    print(f"  throughput decide/baseline: {ratio:.1%} (per round: {', '.join(f'{x:.0%}' for x in ratios)}) — {verdict} the ≥ 60 % target")
     # Throughput depends on how much CPU the server got from the other tenants; CPU per
     # request does much less, and its ratio is what throughput would be if CPU were the limit.
     per = {name: 1000 * sum(x.server_cpu for x in rs) / sum(x.completed for x in rs) for name, rs in r["rounds"].items()}
