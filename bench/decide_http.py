@@ -353,6 +353,11 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=300.0, help="fixed rate, requests/s")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--agents", default="1,8", help="agent counts to run, e.g. 1,8")
+    parser.add_argument(
+        "--api", choices=["asgi", "sync"], default="asgi",
+        help="how the server runs decide: Django's ASGI handler (default, as make run) or "
+        "AIRLOCK_SYNC_API=1 (its WSGI handler on a thread pool, governance/asgi_sync.py)",
+    )
     args = parser.parse_args()
     args.agents = [int(x) for x in args.agents.split(",")]
 
@@ -366,7 +371,10 @@ def main() -> int:
     if not backends:
         print("no database to benchmark", file=sys.stderr)
         return 1
-    print(f"decide over HTTP vs a bare endpoint: one uvicorn process on {HOST}, load generator in this process")
+    for backend in backends:
+        backend.env["AIRLOCK_SYNC_API"] = "1" if args.api == "sync" else "0"
+    handler = "Django's ASGI handler" if args.api == "asgi" else "AIRLOCK_SYNC_API=1 (WSGI handler on a thread pool)"
+    print(f"decide over HTTP vs a bare endpoint: one uvicorn process on {HOST} ({handler}), load generator in this process")
     print(
         f"machine: {os.cpu_count()} CPUs shared by server, database and load generator; "
         f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
