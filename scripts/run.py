@@ -27,7 +27,7 @@ def start(name: str, argv: list[str], env: dict) -> subprocess.Popen:
 
 def stop_all(code: int) -> None:
     # Reverse order: web and workers first, Redis last so they can shut down cleanly.
-    for name, proc in reversed(children):
+    for _name, proc in reversed(children):
         if proc.poll() is None:
             proc.terminate()
     deadline = time.monotonic() + 10

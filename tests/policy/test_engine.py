@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from governance.policy import EmptyState, EnvelopeError, MemoryState, PolicyRequest, compile_envelope, evaluate
+from governance.policy import (
+    EmptyState,
+    EnvelopeError,
+    MemoryState,
+    PolicyRequest,
+    compile_envelope,
+    evaluate,
+)
 from governance.policy.state import Recorded
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -139,7 +146,7 @@ def test_velocity_and_novelty_read_the_state_view():
         "capabilities": [{"action": "crm.read", "velocity": {"max": 2, "per": "10m", "over": "deny"}, "escalate_on_novel": ["resource"]}],
     })
     state = MemoryState("bot")
-    for i in range(2):
+    for _ in range(2):
         state.history.append(Recorded("bot", "crm.read", "customer:1", {}, {}, MONDAY_NOON))
     decision = evaluate(env, PolicyRequest("crm.read", "customer:1", {}, {}, "bot", MONDAY_NOON), state)
     assert codes(decision) == ["velocity_exceeded"]
