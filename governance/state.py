@@ -62,8 +62,10 @@ class DatabaseState:
             action_filter(action), agent=self.agent, created_at__gt=now - timedelta(seconds=window), status__in=LIVE
         )
 
-    def count(self, *, action, window, now):
-        return self._window(action, window, now).count()
+    def count(self, *, action, window, now, limit=None):
+        rows = self._window(action, window, now)
+        # The engine only needs to know whether the limit is reached: stop reading there.
+        return (rows[:limit] if limit is not None else rows).count()
 
     def total(self, *, action, param, window, now):
         rows = self._window(action, window, now)

@@ -130,13 +130,14 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
     # pattern matches, so alternating between crm.read and crm.export cannot double a budget.
     if cap.velocity:
         v = cap.velocity
-        count = state.count(action=cap.action, window=v["per"], now=request.now)
+        # Counting stops at max: whether the limit is reached is all that matters.
+        count = state.count(action=cap.action, window=v["per"], now=request.now, limit=v["max"])
         if v["max"]:
             factors.append(RiskFactor("velocity", 0.2 * min(1.0, count / v["max"])))
-        if count + 1 > v["max"]:
+        if count >= v["max"]:
             denied = over(
                 v["over"],
-                Reason("velocity_exceeded", f"{count + 1} {cap.action} in {format_duration(v['per'])} > {v['max']}", f"{rule_name}.velocity"),
+                Reason("velocity_exceeded", f"limit of {v['max']} {cap.action} per {format_duration(v['per'])} reached", f"{rule_name}.velocity"),
             )
             if denied:
                 return denied

@@ -20,9 +20,9 @@ DONE = ("allowed", "approved")
 
 
 class StateView(Protocol):
-    def count(self, *, action: str, window: int, now: datetime) -> int:
+    def count(self, *, action: str, window: int, now: datetime, limit: int | None = None) -> int:
         """Live requests by this agent whose action matches the glob `action` (the
-        capability's pattern) in the last `window` seconds."""
+        capability's pattern) in the last `window` seconds; may stop counting at `limit`."""
 
     def total(self, *, action: str, param: str, window: int, now: datetime) -> float:
         """Sum of the positive numeric params[param] over the same requests as count()."""
@@ -45,7 +45,7 @@ def positive_number(value: Any) -> float:
 class EmptyState:
     """No history at all: every value is novel, every count zero."""
 
-    def count(self, *, action, window, now):
+    def count(self, *, action, window, now, limit=None):
         return 0
 
     def total(self, *, action, param, window, now):
@@ -86,8 +86,9 @@ class MemoryState:
     def _mine(self, action: str, now: datetime, window: int):
         return [r for r in self._live(now, window) if r.agent == self.agent and fnmatchcase(r.action, action)]
 
-    def count(self, *, action, window, now):
-        return len(self._mine(action, now, window))
+    def count(self, *, action, window, now, limit=None):
+        n = len(self._mine(action, now, window))
+        return n if limit is None else min(n, limit)
 
     def total(self, *, action, param, window, now):
         return sum(positive_number(r.params.get(param)) for r in self._mine(action, now, window))

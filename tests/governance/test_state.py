@@ -44,6 +44,9 @@ def test_count_covers_live_requests_of_this_agent_in_the_window(crm_bot, other_b
     assert state.count(action="crm.read", window=600, now=NOW) == 3
     assert state.count(action="crm.*", window=600, now=NOW) == 4
     assert state.count(action="crm.*", window=3600, now=NOW) == 5
+    assert state.count(action="crm.*", window=3600, now=NOW, limit=2) == 2
+    assert state.count(action="crm.*", window=3600, now=NOW, limit=9) == 5
+    assert state.count(action="crm.*", window=3600, now=NOW, limit=0) == 0
 
 
 @pytest.mark.parametrize(
