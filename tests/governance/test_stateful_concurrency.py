@@ -72,3 +72,23 @@ def test_fifty_simultaneous_payments_never_exceed_the_cumulative_limit(postgres,
     assert [r["decision"] for r in results].count("allow") == 10
     assert sum(row.params["amount"] for row in DecisionRequest.objects.filter(agent=payer.agent, status="allowed")) == 1000
     assert AuditEvent.objects.filter(agent=payer.agent, kind="decision.allow").count() == 10
+
+
+BREAKER = """
+agent: {name}
+breaker: {{violations: 3, window: 10m}}
+capabilities:
+  - action: service.restart
+    resources: ["service:*"]
+"""
+
+
+def test_simultaneous_violations_trip_the_breaker_exactly_once(postgres, make_agent):
+    ops = make_agent("ops-bot", envelope=BREAKER.format(name="ops-bot"))
+    results = fire(ops, [{"action": "db.drop", "resource": f"db:{i}"} for i in range(12)])
+    assert {r["decision"] for r in results} == {"deny"}
+    assert AuditEvent.objects.filter(agent=ops.agent, kind="breaker.tripped").count() == 1
+    assert Anomaly.objects.filter(agent=ops.agent).count() == 12
+    # Exactly the violations that followed the trip ran supervised.
+    supervised = DecisionRequest.objects.filter(agent=ops.agent, agent_mode="supervised").count()
+    assert supervised == 12 - 3
