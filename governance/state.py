@@ -7,16 +7,17 @@ statement after the lock sees every decision committed before it was granted).
 
 import re
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import connection
-from django.db.models import CharField, FloatField, Func, Q, QuerySet, Sum, Value
+from django.db.models import CharField, DecimalField, Func, Q, QuerySet, Sum, Value
 from django.db.models.expressions import Case, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Cast, Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.db.models.lookups import Exact
 
 from governance.models import Agent, DecisionRequest
-from governance.policy.state import DONE, LIVE, positive_number
+from governance.policy.state import DONE, LIVE, NUMBER_CAP, positive_number
 
 SESSION_LENGTH = DecisionRequest._meta.get_field("session").max_length
 
@@ -72,10 +73,13 @@ class DatabaseState:
         if connection.vendor == "postgresql":
             # Summed in the database. CASE guarantees the cast only ever sees JSON numbers,
             # so a string or object stored under the same key cannot break the query.
-            number = Cast(KeyTextTransform(param, "params"), FloatField())
+            # Numeric (not double) first, clamped like positive_number(): a 400-digit
+            # integer is still a JSON number and must not overflow the cast.
+            number = Func(KeyTextTransform(param, "params"), template="(%(expressions)s)::numeric", output_field=DecimalField())
+            clamped = Greatest(Least(number, Value(Decimal(NUMBER_CAP))), Value(Decimal(0)))
             is_number = Exact(JSONTypeOf(KeyTransform(param, "params")), Value("number"))
-            contribution = Case(When(is_number, then=Greatest(number, Value(0.0))), default=Value(0.0))
-            return rows.aggregate(total=Coalesce(Sum(contribution, output_field=FloatField()), 0.0))["total"]
+            contribution = Case(When(is_number, then=clamped), default=Value(Decimal(0)), output_field=DecimalField())
+            return float(rows.aggregate(total=Coalesce(Sum(contribution), Value(Decimal(0))))["total"])
         # Elsewhere (SQLite in development) read whole params: JSON_EXTRACT would return the
         # string "7" and the number 7 alike.
         return sum(positive_number(p.get(param)) for p in rows.values_list("params", flat=True).iterator())

@@ -5,7 +5,7 @@ from fnmatch import fnmatchcase
 
 from governance.policy.durations import format_duration
 from governance.policy.envelope import Capability, CompiledEnvelope, Rule
-from governance.policy.state import StateView
+from governance.policy.state import NUMBER_CAP, StateView
 from governance.policy.types import Decision, EscalationSpec, PolicyRequest, Reason, RiskFactor
 
 logger = logging.getLogger("airlock.policy")
@@ -34,7 +34,8 @@ def _run(rule: Rule, activation: dict) -> bool:
 def _number(value) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    # JSON integers have no size limit; clamp so float() cannot overflow.
+    return float(max(min(value, NUMBER_CAP), -NUMBER_CAP))
 
 
 def _key_value(request: PolicyRequest, key: str) -> str:

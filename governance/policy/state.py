@@ -35,11 +35,15 @@ class StateView(Protocol):
         'context.<name>') equals value, oldest first."""
 
 
+# Larger stored numbers count as this much (JSON integers have no size limit; floats do).
+NUMBER_CAP = 10**300
+
+
 def positive_number(value: Any) -> float:
-    """What a stored param contributes to a cumulative total: numbers only, never below 0."""
+    """What a stored param contributes to a cumulative total: numbers only, in [0, 1e300]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return 0.0
-    return max(float(value), 0.0)
+    return float(max(min(value, NUMBER_CAP), 0))
 
 
 class EmptyState:

@@ -76,6 +76,12 @@ def test_total_sums_positive_numbers_and_ignores_everything_else(crm_bot):
     assert state.total(action="purchase_order.create", param="amount", window=600, now=NOW) == pytest.approx(350.5)
 
 
+def test_total_survives_numbers_too_large_for_a_float(crm_bot):
+    record(crm_bot, "pay", params={"amount": 10**400})
+    record(crm_bot, "pay", params={"amount": 5})
+    assert DatabaseState(crm_bot).total(action="pay", param="amount", window=600, now=NOW) == pytest.approx(1e300)
+
+
 def test_total_of_nothing_is_zero(crm_bot):
     assert DatabaseState(crm_bot).total(action="x", param="amount", window=600, now=NOW) == 0.0
 
