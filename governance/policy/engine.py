@@ -146,7 +146,8 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
             )
         total = state.total(action=request.action, param=c["param"], window=c["per"], now=request.now)
         if c["max"]:
-            factors.append(RiskFactor("amount_vs_limit", 0.3 * min(1.0, (total + amount) / c["max"])))
+            # This request's size against the limit; the running total has its own check below.
+            factors.append(RiskFactor("amount_vs_limit", 0.3 * min(1.0, amount / c["max"])))
         if total + amount > c["max"]:
             denied = over(
                 c["over"],
