@@ -5,7 +5,7 @@ mrkdwn (no injected <!channel> pings or disguised links) and cut to Slack's size
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from numbers import Number
 
 from django.utils import timezone
@@ -42,7 +42,7 @@ def code(text: object, limit: int = 200) -> str:
 
 def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
     """A date every reader sees in their own time zone; the fallback is UTC."""
-    fallback = moment.astimezone(timezone.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(moment.timestamp())}^{fmt}|{fallback}>"
 
 
@@ -112,7 +112,9 @@ def escalation_message(
     status = effective_status(request, now)
     agent, params = request.agent.name, request.params if isinstance(request.params, dict) else {}
     header = HEADERS.get(status, status.capitalize())
-    text = f"{header}: {agent} wants {request.action}" + (f" on {request.resource}" if request.resource else "")
+    # plain_text (the header) is shown as typed; the fallback `text` is mrkdwn, so escaped.
+    title = f"{header}: {agent} wants {request.action}" + (f" on {request.resource}" if request.resource else "")
+    text = cut(escape(title), 1000)
 
     fields = [
         f"*Agent*\n{code(agent)}",
@@ -125,7 +127,7 @@ def escalation_message(
     fields.append(f"*Risk*\n{_risk(request.risk or {})}")
     fields.append(f"*Approvals*\n{_progress(escalation, votes)}")
     blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": cut(text, 150), "emoji": True}},
+        {"type": "header", "text": {"type": "plain_text", "text": cut(title, 150), "emoji": True}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": cut(f, 1900)} for f in fields]},
     ]
     reasons = [r for r in request.reasons or [] if isinstance(r, dict)][:6]
@@ -166,13 +168,14 @@ def escalation_message(
 def breaker_message(agent: Agent, reason: str, *, at: datetime | None = None) -> tuple[str, list[dict]]:
     """(text, blocks) announcing that an agent's circuit breaker tripped."""
     at = at or agent.breaker_tripped_at or timezone.now()
-    text = f"Circuit breaker tripped: {agent.name} is now supervised"
+    title = f"Circuit breaker tripped: {agent.name} is now supervised"
+    text = escape(title)
     body = (
         f"Agent {code(agent.name)} is now *supervised*: every action it asks for needs a human "
         f"until an admin resets the breaker.\n*Reason:* {cut(escape(reason or '—'), 1500)}"
     )
     return text, [
-        {"type": "header", "text": {"type": "plain_text", "text": cut(f":rotating_light: {text}", 150), "emoji": True}},
+        {"type": "header", "text": {"type": "plain_text", "text": cut(title, 150), "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Tripped {slack_date(at)}"}]},
     ]

@@ -30,11 +30,15 @@ class SlackFailure(Exception):
     """A Slack API call did not succeed. `error` is Slack's error code ("ratelimited",
     "channel_not_found", "http_500", "connection"...); `retry_after` is Slack's Retry-After."""
 
-    def __init__(self, message: str, *, error: str, status: int | None = None, retry_after: float | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, error: str = "unknown", status: int | None = None, retry_after: float | None = None):
+        # All values in args, so the exception pickles (Celery stores it with each retry).
+        super().__init__(message, error, status, retry_after)
         self.error = error
         self.status = status
         self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 @dataclass(frozen=True)
