@@ -22,9 +22,10 @@ def _visible_to(queryset: QuerySet, user) -> QuerySet:
 
 
 def _with_progress(queryset: QuerySet, user) -> QuerySet:
+    user_id = user.pk if is_person(user) else None
     return queryset.select_related("request", "request__agent").annotate(
         approvals=Count("votes", filter=Q(votes__choice=Vote.Choice.APPROVE)),
-        my_vote=Subquery(Vote.objects.filter(escalation=OuterRef("pk"), user_id=user.pk).values("choice")[:1]),
+        my_vote=Subquery(Vote.objects.filter(escalation=OuterRef("pk"), user_id=user_id).values("choice")[:1]),
     )
 
 
