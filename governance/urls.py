@@ -9,6 +9,7 @@ api_v1 = [
     path("decide", api.decide_view, name="decide"),
     path("requests/<uuid:request_id>", api.request_view, name="request"),
     path("verify", api.verify_view, name="verify"),
+    path("", include("approvals.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
