@@ -5,8 +5,10 @@ class ApprovalsConfig(AppConfig):
     name = "approvals"
     verbose_name = "Approvals"
 
-    def ready(self):
+    def ready(self) -> None:
         from django.conf import settings
+
+        from approvals import receivers  # noqa: F401  (connects the signal receivers)
 
         if settings.SLACK_ENABLED:
             from approvals.slack import receivers as slack_receivers
