@@ -63,12 +63,20 @@ def _key_params(params: dict, limit: int = 6) -> str:
     return "\n".join(lines)
 
 
+def _num(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, Number) and not isinstance(value, bool) else "?"
+
+
 def _risk(risk: dict) -> str:
     score = risk.get("score")
-    text = f"*{score:.2f}*" if isinstance(score, Number) else "—"
-    factors = [f for f in risk.get("factors") or [] if isinstance(f, dict)][:3]
+    text = f"*{_num(score)}*" if isinstance(score, Number) else "—"
+    factors = [
+        f for f in risk.get("factors") or []
+        if isinstance(f, dict) and isinstance(f.get("weight"), Number) and f["weight"] > 0
+    ]
+    factors = sorted(factors, key=lambda f: f["weight"], reverse=True)[:3]  # what drove the score
     if factors:
-        text += " · " + ", ".join(f"{escape(f.get('name', '?'))} +{f.get('weight', 0)}" for f in factors)
+        text += " · " + ", ".join(f"{escape(f.get('name', '?'))} +{_num(f.get('weight'))}" for f in factors)
     return text
 
 
@@ -144,9 +152,12 @@ def escalation_message(
             "type": "context",
             "elements": [{"type": "mrkdwn", "text": cut(f"_Agent's reasoning{source}:_ {escape(context['reasoning'])}", 1900)}],
         })
+    groups = ", ".join(escalation.approver_groups or []) or "staff only"
     blocks.append({
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f"Deadline {slack_date(escalation.deadline)} · request {code(request.id)}"}],
+        "elements": [{"type": "mrkdwn", "text": cut(
+            f"Deadline {slack_date(escalation.deadline)} · approvers: {escape(groups)} · request {code(request.id)}", 1900
+        )}],
     })
     if status == "pending":
         blocks.append({

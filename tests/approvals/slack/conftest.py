@@ -12,6 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from approvals.receivers import schedule_expiry_on_open
+from approvals.signals import escalation_opened
 from approvals.slack import receivers
 from tests.approvals.slack.fake_slack import FakeSlack
 
@@ -45,7 +47,12 @@ def slack(fake_slack, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CELERY_TASK_EAGER_PROPAGATES = False
     receivers.connect()
+    # Eager Celery ignores ETAs, so the expiry task scheduled at open would run at once, find
+    # the escalation not yet due and reschedule itself until RecursionError (harmless but ~10 s
+    # per test). Expiry is driven explicitly in these tests (escalation_expire(now=...)).
+    escalation_opened.disconnect(dispatch_uid="approvals.schedule_expiry")
     yield fake_slack
+    escalation_opened.connect(schedule_expiry_on_open, dispatch_uid="approvals.schedule_expiry")
     receivers.disconnect()
 
 

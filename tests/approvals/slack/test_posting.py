@@ -10,7 +10,7 @@ from approvals import signals
 from approvals.models import Escalation
 from approvals.slack import receivers
 from approvals.slack.tasks import slack_escalation_sync
-from governance.models import AuditEvent
+from governance.models import AuditEvent, DecisionRequest
 from tests.approvals.slack.conftest import BIG_ORDER, buttons, escalate, texts
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +37,10 @@ def test_escalation_is_posted_with_context_and_buttons(slack, procurement):
     assert "`vendor:staples`" in body
     assert "47,000 USD" in body
     assert "amount over the 10,000 auto-approval limit" in body and "amount_over_limit" in body
-    assert "*Risk*" in body and "0 of 1" in body
+    risk = DecisionRequest.objects.get(pk=request_id).risk
+    top = max(risk["factors"], key=lambda f: f["weight"])
+    assert f"*Risk*\n*{risk['score']:.2f}* · {top['name']} +{top['weight']:.2f}" in body
+    assert "*Approvals*\n0 of 1" in body and "approvers: finance" in body
     assert "office chairs for the new floor" in body and "input from user" in body
     # The deadline is a Slack date token: each reader sees it in their own time zone.
     deadline = int(escalation.deadline.timestamp())

@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from approvals.services import approval_decide, escalation_expire
 from approvals.signals import breaker_tripped, send_after_commit
+from approvals.tokens import personal_token_create
 from governance.models import Agent, AuditEvent, DecisionRequest
 from tests.approvals.slack.conftest import buttons, click_payload, escalate, post_interaction, texts
 
@@ -47,9 +49,14 @@ def test_web_approval_updates_the_message_in_place(slack, procurement, people):
 
 def test_api_denial_shows_rejected_and_who(slack, procurement, people):
     request_id = escalate(procurement)
+    token = personal_token_create(user=people["bob"])
 
-    approval_decide(request_id=request_id, user=people["bob"], choice="deny", comment="not from this vendor", via="api")
+    response = APIClient().post(
+        f"/api/v1/escalations/{request_id}/deny", {"comment": "not from this vendor"}, format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
 
+    assert response.status_code == 200, response.content
     body = texts(slack.only_message().blocks)
     assert ":no_entry: *Rejected* by bob (API)" in body and "not from this vendor" in body
     assert buttons(slack.only_message().blocks) == []
