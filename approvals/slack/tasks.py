@@ -13,8 +13,8 @@ from approvals.slack.client import Click, SlackFailure
 
 logger = logging.getLogger("airlock.slack")
 
-# 2 s doubling to 5 min: ~12 retries span about an hour of Slack outage.
-BACKOFF_BASE, BACKOFF_CAP, MAX_RETRIES = 2.0, 300.0, 12
+# 2 s doubling to a 5-minute cap: 20 retries span a little over an hour of Slack outage.
+BACKOFF_BASE, BACKOFF_CAP, MAX_RETRIES = 2.0, 300.0, 20
 RETRYABLE = (SlackFailure, sync.SlackBusy, redis.RedisError)
 
 
