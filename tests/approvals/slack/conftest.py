@@ -36,7 +36,7 @@ def fake_slack():
 
 
 @pytest.fixture
-def slack(fake_slack, settings):
+def slack(fake_slack, settings, redis_url):
     """Slack configured against the fake, receivers connected, Celery eager."""
     settings.SLACK_BOT_TOKEN = fake_slack.token
     settings.SLACK_SIGNING_SECRET = SIGNING_SECRET

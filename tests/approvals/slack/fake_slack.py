@@ -84,6 +84,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.failures: dict[str, deque[Failure]] = defaultdict(deque)
         self.down = False  # True: every method answers 503, as in an outage
+        self.latency: dict[str, float] = {}  # method -> seconds before a successful answer
         self._lock = threading.Lock()
         self._counter = 0
         self._server: ThreadingHTTPServer | None = None
@@ -172,6 +173,8 @@ class FakeSlack:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return self._send(http, 404, {"ok": False, "error": "unknown_method"})
+        if self.latency.get(method):
+            time.sleep(self.latency[method])
         with self._lock:
             body = handler(args)
         call.status = 200

@@ -1,13 +1,17 @@
 """Slack failing never changes a decision: errors, timeouts and 429s are retried by Celery with
 backoff (never sooner than Retry-After), and the message catches up when Slack returns."""
 
+import threading
+
 import pytest
 from celery.signals import task_retry
+from django.db import connection
 
 from approvals.models import Escalation
 from approvals.services import approval_decide
-from approvals.slack import tasks
+from approvals.slack import sync, tasks
 from approvals.slack.client import SlackFailure
+from governance.celery import app as celery_app
 from governance.models import AuditEvent, DecisionRequest
 from tests.approvals.slack.conftest import buttons, escalate, texts
 
@@ -128,3 +132,35 @@ def test_message_deleted_in_slack_is_not_resurrected(slack, procurement, people)
     assert len(slack.calls_to("chat.update")) == 1  # message_not_found: not retried
     assert slack.calls_to("chat.postMessage")[1:] == []
     assert DecisionRequest.objects.get(pk=request_id).status == "approved"
+
+
+def test_two_syncs_at_once_post_one_message(slack, procurement, settings, redis_url):
+    """Two workers sync the same unposted escalation at the same moment (e.g. the opening post
+    and a vote's update during a slow Slack): the Redis post lock lets one post; the other
+    waits, sees the stored ts and updates that message instead of posting a second one."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # the escalation opens without posting
+    try:
+        request_id = escalate(procurement)
+    finally:
+        celery_app.control.purge()
+    slack.latency["chat.postMessage"] = 0.5
+    barrier = threading.Barrier(2)
+    results = []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(sync.escalation_message_sync(request_id=request_id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    assert sorted(results) == ["posted", "updated"]
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert len(slack.messages) == 1
+    assert Escalation.objects.get(pk=request_id).slack_ts == slack.only_message().ts
