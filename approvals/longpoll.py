@@ -14,10 +14,12 @@ describes that view, parameter `wait` included.
 
 import asyncio
 import logging
+import threading
 import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -25,7 +27,7 @@ import redis
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
@@ -40,7 +42,20 @@ logger = logging.getLogger("airlock.longpoll")
 
 MAX_WAIT = 60
 FALLBACK_POLL = 1.0  # seconds between re-reads while Redis is unreachable
-_DB = ThreadPoolExecutor(max_workers=4, thread_name_prefix="airlock-longpoll-db")
+# Waiters' DB reads run here: at most this many DB connections, however many agents wait.
+DB_THREADS = 4
+_DB = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="airlock-longpoll-db")
+
+
+def longpoll_close_connections() -> None:
+    """Close the DB connections the read threads keep (shutdown, tests dropping a database)."""
+    barrier = threading.Barrier(DB_THREADS)
+
+    def close() -> None:
+        connections.close_all()
+        barrier.wait(timeout=5)  # one call per thread: no thread takes two
+
+    futures_wait([_DB.submit(close) for _ in range(DB_THREADS)])
 
 
 def resolution_channel() -> str:
