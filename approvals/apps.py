@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class ApprovalsConfig(AppConfig):
     name = "approvals"
     verbose_name = "Approvals"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from approvals import receivers  # noqa: F401  (connects the signal receivers)
+
+        if settings.SLACK_ENABLED:
+            from approvals.slack import receivers as slack_receivers
+
+            slack_receivers.connect()
