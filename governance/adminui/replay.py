@@ -192,12 +192,17 @@ def _sequence_patterns(compiled: CompiledEnvelope) -> list[str]:
     return [pattern for s in compiled.sequences for pattern in s.match]
 
 
-def _breaker_supervised(row: DecisionRequest) -> bool:
-    """Was the agent supervised by its breaker (not by its envelope's mode) at the time?"""
+def _breaker_supervised(row: DecisionRequest, agent: Agent) -> bool:
+    """Was the agent supervised by its breaker (not by its envelope's mode) at the time?
+
+    A draft may drop `mode: supervised`; supervision by a tripped breaker stays regardless.
+    When both applied, only the current trip is known (earlier trips were reset)."""
     if row.agent_mode != "supervised":
         return False
     recorded_mode = (row.envelope.document or {}).get("mode") if row.envelope_id else None
-    return recorded_mode != "supervised"
+    if recorded_mode != "supervised":
+        return True
+    return agent.breaker_tripped_at is not None and row.created_at >= agent.breaker_tripped_at
 
 
 def replay_preview(
@@ -250,7 +255,7 @@ def replay_preview(
             context=row.context,
             agent=agent.name,
             now=row.created_at,
-            agent_mode="supervised" if _breaker_supervised(row) else "enforce",
+            agent_mode="supervised" if _breaker_supervised(row, agent) else "enforce",
             agent_suspended=bool(row.reasons) and row.reasons[0].get("code") == "agent_suspended",
         )
         decision = evaluate(compiled, request, state)

@@ -15,6 +15,17 @@ def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_envelope_cache():
+    # governance.services caches compiled envelopes by primary key. SQLite reuses keys
+    # after each test's rollback, so a stale entry could answer for another agent.
+    from governance import services
+
+    services._compiled_cache.clear()
+    yield
+    services._compiled_cache.clear()
+
+
 @pytest.fixture
 def admin_user(db) -> User:
     return User.objects.create_user("admin", password=PASSWORD, is_staff=True)
