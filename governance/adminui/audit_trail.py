@@ -73,8 +73,9 @@ class AuditPage:
     newer: str | None  # cursor for the previous (newer) page
 
 
-def audit_page(*, filters: AuditFilter, before: str = "", after: str = "", size: int = PAGE_SIZE) -> AuditPage:
+def audit_page(*, filters: AuditFilter, before: str = "", after: str = "", size: int | None = None) -> AuditPage:
     """One page of events, newest first, starting after `before` or ending before `after`."""
+    size = size or PAGE_SIZE
     rows = filters.queryset().select_related("agent")
     seek_before, seek_after = cursor_parse(before), cursor_parse(after)
     if seek_after and not seek_before:
