@@ -1,9 +1,12 @@
 """Template filters of the admin pages (registered as the `adminui` tag library)."""
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -34,9 +37,19 @@ def duration(seconds: float | None) -> str:
         return f"{seconds}s"
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
+        return f"{minutes}m {seconds:02d}s" if seconds else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+    return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
+
+
+@register.filter
+def ago(when: datetime | None) -> str:
+    """'just now', '5 minutes ago', '2 days, 3 hours ago'."""
+    if when is None:
+        return "never"
+    if timezone.now() - when < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(when)} ago"
 
 
 @register.filter
@@ -61,6 +74,10 @@ def payload_summary(payload: dict | None) -> str:
 
 
 @register.filter
-def family(kind: str) -> str:
-    """decision.allow -> decision (for colouring kinds by family)."""
-    return str(kind).split(".", 1)[0]
+def kind_class(kind: str) -> str:
+    """CSS classes for an audit kind: its family, and for outcomes the outcome's tone."""
+    family, _, rest = str(kind).partition(".")
+    classes = f"kind-{family}"
+    if family in ("decision", "escalation") and rest in DECISION_TONE:
+        classes += f" t-{DECISION_TONE[rest]}"
+    return classes

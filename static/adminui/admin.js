@@ -24,6 +24,11 @@
       editor.scrollTop = Math.max(0, (line - 5) * lineHeight);
     }
   });
+  // A "not activated" message is about the draft as it was saved; editing makes it stale.
+  document.addEventListener("input", function (event) {
+    if (event.target.id !== "id_source") return;
+    document.querySelectorAll(".save-error").forEach((node) => node.remove());
+  });
   // YAML is indented with spaces; make Tab insert two instead of leaving the field.
   // Escape then Tab still moves focus on, so the editor never traps the keyboard.
   let escaped = false;

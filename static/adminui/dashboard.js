@@ -37,7 +37,11 @@
     new Chart(document.getElementById("chart-latency"), {
       type: "bar",
       data: { labels: l.labels, datasets: [{ label: "answered", data: l.data, backgroundColor: "#56B4E9", borderRadius: 3 }] },
-      options: { maintainAspectRatio: false, scales: axes({ y: { title: { display: true, text: "escalations" } } }), plugins: { legend: { display: false } } },
+      options: {
+        maintainAspectRatio: false,
+        scales: axes({ x: { ticks: { autoSkip: false, maxRotation: 45, minRotation: 0, font: { size: 11 } } }, y: { title: { display: true, text: "escalations" } } }),
+        plugins: { legend: { display: false } },
+      },
     });
 
     const e = data.expiry;
