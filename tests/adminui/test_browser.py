@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from governance.models import Agent, AuditEvent, Envelope
 from tests.adminui.conftest import PASSWORD
@@ -44,6 +45,9 @@ def browser_page(live_server, admin_user, tmp_path):
         page.shots.mkdir(parents=True, exist_ok=True)
         yield page
         browser.close()
+        # Django's connections are context-local, and Playwright's greenlets have their own
+        # context: close what the test body opened here, or PostgreSQL keeps a session open.
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
