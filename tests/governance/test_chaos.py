@@ -15,7 +15,15 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import Signal
 
 from approvals import signals as approval_signals
-from governance.chaos import Expectation, ScenarioError, load_scenario, parse_scenario, restraint, run_scenario, step_requests
+from governance.chaos import (
+    Expectation,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    restraint,
+    run_scenario,
+    step_requests,
+)
 from governance.decide import DecideInput, decide
 from governance.models import Agent, DecisionRequest
 from governance.policy import Decision
