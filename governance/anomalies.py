@@ -22,16 +22,26 @@ from governance.models import Anomaly, DecisionRequest
 from governance.policy.durations import format_duration
 
 TAGS = tuple(Anomaly.Tag.values)
+# How many of the agent's latest requests "used this model_version before" looks at.
+MODEL_LOOKBACK = 500
 
 
 def _new_model_version(request: DecisionRequest) -> str | None:
     version = (request.context or {}).get("model_version")
     if not isinstance(version, str) or not version:
         return None
-    earlier = DecisionRequest.objects.filter(agent_id=request.agent_id).exclude(pk=request.pk)
-    if not earlier.exists():
+    # The agent's recent past (bounded, by index), not its whole history: a model it used
+    # long ago and dropped is as new as one it never used.
+    recent = list(
+        DecisionRequest.objects.filter(agent_id=request.agent_id, created_at__lte=request.created_at)
+        .exclude(pk=request.pk).order_by("-created_at").values_list("pk", flat=True)[:MODEL_LOOKBACK]
+    )
+    if not recent:
         return None  # an agent's first request says nothing about a change of model
-    used = earlier.alias(mv=KeyTransform("model_version", "context")).filter(mv=version).exists()
+    used = (
+        DecisionRequest.objects.filter(pk__in=recent)
+        .alias(mv=KeyTransform("model_version", "context")).filter(mv=version).exists()
+    )
     return None if used else version
 
 

@@ -82,7 +82,12 @@ class DatabaseState:
         rows = DecisionRequest.objects.filter(agent=self.agent, status__in=DONE)
         if field == "resource":
             return rows.filter(resource=value).exists()
-        return rows.alias(value=KeyTransform(field.removeprefix("params."), "params")).filter(value=value).exists()
+        name = field.removeprefix("params.")
+        if connection.vendor == "postgresql" and (value is None or isinstance(value, (str, int, float, bool))):
+            # params @> {"name": value}: answered by the GIN index (migration 0003), so a value
+            # never used costs an index probe, not a read of the agent's whole history.
+            return rows.filter(params__contains={name: value}).exists()
+        return rows.alias(value=KeyTransform(name, "params")).filter(value=value).exists()
 
     def recent_actions(self, *, key, value, within, now):
         rows = DecisionRequest.objects.filter(created_at__gt=now - timedelta(seconds=within), status__in=LIVE)

@@ -105,6 +105,13 @@ def test_seen_params_compares_json_values(crm_bot):
     assert state.seen(field="params.code", value="42")
     assert not state.seen(field="params.code", value=42)
     assert not state.seen(field="params.count", value="3")
+    assert state.seen(field="params.tags", value=["a"])
+    assert not state.seen(field="params.tags", value=[])  # equality, not containment
+    record(crm_bot, "pay", params={"flag": True, "none": None, "tags": ["a", "b"]})
+    assert not state.seen(field="params.tags", value=["b"])
+    assert state.seen(field="params.flag", value=True) and not state.seen(field="params.flag", value=False)
+    assert state.seen(field="params.none", value=None)
+    assert not state.seen(field="params.absent", value=None)
     assert state.seen(field="params.vendor", value="acme")
     assert state.seen(field="params.count", value=3)
     assert not state.seen(field="params.vendor", value="acme-2")
@@ -164,3 +171,13 @@ def test_database_and_memory_state_agree(crm_bot, other_bot):
     assert db.recent_actions(key="resource", value="customer:1", within=600, now=NOW) == memory.recent_actions(
         key="resource", value="customer:1", within=600, now=NOW
     )
+
+
+@pytest.mark.postgres
+def test_param_novelty_is_answered_by_an_index_on_postgresql(postgres):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'req_params_gin'")
+        (definition,) = cursor.fetchone()
+    assert "gin (params jsonb_path_ops)" in definition
