@@ -24,8 +24,8 @@ from django.utils import timezone
 from governance.canonical import canonical_json
 from governance.models import Agent, DecisionRequest
 from governance.policy import CompiledEnvelope, PolicyRequest, evaluate
+from governance.policy.state import DONE, positive_number
 
-DONE = ("allowed", "approved")
 # Replaying more than this many requests in a web request would take too long; the preview
 # then covers the most recent ones and says so.
 MAX_REPLAYED = 20_000
@@ -107,24 +107,22 @@ class ReplayState:
         if key not in values or when < values[key]:
             values[key] = when
 
-    def _window(self, action: str, window: int, now: datetime) -> list[Past]:
-        times = self._times.get(action)
-        if not times:
-            return []
-        lo = bisect_right(times, now - timedelta(seconds=window))
-        hi = bisect_right(times, now)
-        return [p for p in self._by_action[action][lo:hi] if p.live_at(now)]
+    def _window(self, pattern: str, window: int, now: datetime) -> list[Past]:
+        """Live requests of this agent whose action matches the capability's glob."""
+        start = now - timedelta(seconds=window)
+        out: list[Past] = []
+        for action, times in self._times.items():
+            if not fnmatchcase(action, pattern):
+                continue
+            lo, hi = bisect_right(times, start), bisect_right(times, now)
+            out += [p for p in self._by_action[action][lo:hi] if p.live_at(now)]
+        return out
 
     def count(self, *, action, window, now):
         return len(self._window(action, window, now))
 
     def total(self, *, action, param, window, now):
-        total = 0.0
-        for past in self._window(action, window, now):
-            value = past.params.get(param)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                total += value
-        return total
+        return sum(positive_number(p.params.get(param)) for p in self._window(action, window, now))
 
     def seen(self, *, field, value):
         when = self._familiar.get(field, {}).get(_key(value))

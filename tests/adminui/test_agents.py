@@ -137,7 +137,7 @@ def test_reset_breaker_returns_the_agent_to_enforce_mode(admin_client, procureme
     assert procurement.agent.breaker_tripped_at is None
     event = last_event("breaker.reset")
     assert event.actor == "user:admin" and event.agent == procurement.agent
-    assert event.payload == {"reason_was": "5 violations"}
+    assert event.payload["reason"] == "5 violations"
     assert procurement.decide(po(100)).json()["decision"] == "allow"
 
 

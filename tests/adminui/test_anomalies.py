@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 LIST = reverse("adminui:anomalies")
 
 
-def violate(agent, amount=200000, source="user"):
+def violate(agent, amount=200000, source="config"):
     body = agent.decide({"action": "purchase_order.create", "resource": "vendor:staples", "params": {"amount": amount},
                          "context": {"reasoning": "CEO said buy chairs", "input_source": source, "confidence": 0.6}})
     return Anomaly.objects.get(request_id=body.json()["id"])
@@ -67,7 +67,7 @@ def test_retag_records_who_and_why(admin_client, anomalies):
     assert f'id="triage-{second.pk}"' in response.content.decode()
     second.refresh_from_db()
     assert second.tag == "reliability"
-    assert second.tag_reason == "re-tagged by admin: model v7 rollout"
+    assert second.tag_reason == "model v7 rollout"
     event = last_event("anomaly.retagged")
     assert event.actor == "user:admin" and event.agent_id == second.agent_id
     assert event.payload == {"anomaly": second.pk, "from": "unclassified", "to": "reliability", "reason": "model v7 rollout"}
@@ -92,7 +92,7 @@ def test_resolve_with_a_note(admin_client, anomalies):
     assert first.resolved_at is not None
     event = last_event("anomaly.resolved")
     assert event.actor == "user:admin"
-    assert event.payload == {"anomaly": first.pk, "tag": "security", "note": "prompt injection, reported"}
+    assert event.payload == {"anomaly": first.pk, "note": "prompt injection, reported"}
 
 
 def test_resolve_needs_a_note(admin_client, anomalies):

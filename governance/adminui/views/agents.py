@@ -7,10 +7,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from governance.adminui import actions
+from governance import agents as agent_services
 from governance.adminui.access import HtmxHttpRequest, admin_required
 from governance.adminui.forms import AgentCreateForm, ReasonForm
 from governance.adminui.selectors import agent_history, agent_mode, agents_overview
+from governance.breaker import breaker_reset
 from governance.errors import AirlockError
 from governance.models import Agent
 from governance.services import agent_create, agent_token_rotate
@@ -83,7 +84,7 @@ def _status_action(request: HtmxHttpRequest, name: str, action, done: str) -> Ht
 
 
 def _breaker_reset(*, agent: Agent, by, reason: str) -> None:
-    actions.breaker_reset(agent=agent, by=by)
+    breaker_reset(agent=agent, by=by)
 
 
 @require_POST
@@ -95,10 +96,10 @@ def agent_breaker_reset(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @require_POST
 @admin_required
 def agent_suspend(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    return _status_action(request, name, actions.agent_suspend, "Suspended: every request is denied.")
+    return _status_action(request, name, agent_services.agent_suspend, "Suspended: every request is denied.")
 
 
 @require_POST
 @admin_required
 def agent_resume(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    return _status_action(request, name, actions.agent_resume, "Resumed.")
+    return _status_action(request, name, agent_services.agent_resume, "Resumed.")

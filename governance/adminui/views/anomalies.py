@@ -5,10 +5,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from governance.adminui import actions
 from governance.adminui.access import HtmxHttpRequest, admin_required
 from governance.adminui.forms import AnomalyFilterForm, ResolveForm, RetagForm
 from governance.adminui.selectors import anomalies_filtered, anomaly_counts
+from governance.anomalies import anomaly_resolve as resolve
+from governance.anomalies import anomaly_retag as retag
 from governance.errors import AirlockError
 from governance.models import Anomaly
 
@@ -57,7 +58,7 @@ def anomaly_retag(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         error = "Choose a tag: security, reliability or unclassified."
     else:
         try:
-            actions.anomaly_retag(anomaly=anomaly, tag=form.cleaned_data["tag"], by=request.user, reason=form.cleaned_data["reason"])
+            retag(anomaly=anomaly, tag=form.cleaned_data["tag"], by=request.user, reason=form.cleaned_data["reason"])
         except AirlockError as exc:
             error = exc.message
     return _triage_response(request, anomaly, error)
@@ -73,7 +74,7 @@ def anomaly_resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         error = "Write a note saying what you found."
     else:
         try:
-            actions.anomaly_resolve(anomaly=anomaly, note=form.cleaned_data["note"], by=request.user)
+            resolve(anomaly=anomaly, note=form.cleaned_data["note"], by=request.user)
         except AirlockError as exc:
             error = exc.message
     return _triage_response(request, anomaly, error)

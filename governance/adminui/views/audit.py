@@ -8,9 +8,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from governance.adminui.access import HtmxHttpRequest, admin_required
-from governance.adminui.actions import admin_event
 from governance.adminui.audit_trail import KNOWN_KINDS, AuditFilter, audit_page
 from governance.adminui.forms import AuditFilterForm
+from governance.adminui.services import admin_event
 from governance.audit import audit_verify
 from governance.audit_export import audit_events_jsonl
 from governance.models import Agent, AuditChainHead, AuditEvent
