@@ -77,3 +77,24 @@ def asgi_server(*, db_url: str | None = None, env: dict | None = None, log: Path
             process.wait(5)
         if log:
             out.close()
+
+
+def websocket_url(base: str, path: str = "/ws/queue/") -> str:
+    return base.replace("http://", "ws://", 1) + path
+
+
+def session_cookie(user) -> str:
+    """A real signed-in session for `user` (committed: the server must see it)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def decide_over_http(base: str, token: str, body: dict) -> dict:
+    """An agent asking the running server, as a real agent would."""
+    response = httpx.post(f"{base}/api/v1/decide", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response.raise_for_status()
+    return response.json()
