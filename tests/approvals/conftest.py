@@ -1,0 +1,84 @@
+"""Named people for escalation tests: alice and bob (finance approvers), charlie (engineering,
+not an approver of the procurement bot), dave (finance leads), and an admin (superuser)."""
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from tests.conftest import ENVELOPES
+
+LARGE_ORDER = {
+    "action": "purchase_order.create",
+    "resource": "vendor:acme-furniture",
+    "params": {"amount": 47000, "currency": "USD"},
+    "context": {"reasoning": "desks for the new floor", "confidence": 0.91, "input_source": "user"},
+}
+
+
+def person(username: str, *groups: str):
+    args = [username, "--password", f"{username}-pw-123"]
+    for group in groups:
+        args += ["--group", group]
+    call_command("approver_add", *args, stdout=io.StringIO())
+    return get_user_model().objects.get(username=username)
+
+
+@pytest.fixture
+def alice(db):
+    return person("alice", "finance")
+
+
+@pytest.fixture
+def bob(db):
+    return person("bob", "finance")
+
+
+@pytest.fixture
+def charlie(db):
+    return person("charlie", "engineering")
+
+
+@pytest.fixture
+def dave(db):
+    return person("dave", "finance-leads")
+
+
+@pytest.fixture
+def admin(db):
+    return get_user_model().objects.create_superuser("admin", "admin@example.com", "admin-pw-123")
+
+
+def envelope_with(**changes) -> str:
+    """The demo envelope with top-level keys replaced, e.g. quorum=2."""
+    source = (ENVELOPES / "procurement-bot.yaml").read_text()
+    for key, value in changes.items():
+        lines = source.splitlines()
+        lines = [f"{key}: {value}" if line.startswith(f"{key}:") else line for line in lines]
+        source = "\n".join(lines) + "\n"
+    return source
+
+
+@pytest.fixture
+def escalate(procurement):
+    """Ask for a large order from a new vendor (escalates); returns the request id."""
+
+    def make(client=None, **overrides) -> str:
+        client = client or procurement
+        body = client.decide({**LARGE_ORDER, **overrides}).json()
+        assert body["status"] == "pending", body
+        return body["id"]
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_envelope_cache():
+    """envelope_compiled caches by Envelope pk, and SQLite reuses pks after a test's rollback:
+    without this, a test can evaluate against the previous test's envelope (e.g. quorum 1)."""
+    from governance.services import _compiled_cache
+
+    _compiled_cache.clear()
+    yield
+    _compiled_cache.clear()
