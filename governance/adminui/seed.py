@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from approvals.models import Escalation
+from approvals.models import Escalation, EscalationGroup
 from governance.audit import GENESIS, chain_for, event_hash
 from governance.canonical import action_digest, canonical_json
 from governance.models import Agent, AuditChainHead, AuditEvent, DecisionRequest
@@ -94,6 +94,8 @@ def seed_escalations(*, agents: list[Agent], count: int, now: datetime, rnd: ran
         with transaction.atomic():
             DecisionRequest.objects.bulk_create(requests, batch_size=batch)
             Escalation.objects.bulk_create(escalations, batch_size=batch)
+            # The queue finds an approver's escalations through these rows, as escalation_open writes them.
+            EscalationGroup.objects.bulk_create([EscalationGroup(escalation=e, name="finance") for e in escalations], batch_size=batch)
         made += requests
     return made
 
@@ -226,6 +228,6 @@ def seed_scale(
     progress(f"{report.audit_events} audit events in {report.seconds['audit']:.1f}s")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            for model in (AuditEvent, DecisionRequest, Escalation):
+            for model in (AuditEvent, DecisionRequest, Escalation, EscalationGroup):
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
     return report

@@ -19,6 +19,7 @@ urlpatterns = [
     path("agents/<str:name>/envelopes/<int:version>/", envelopes.envelope_version, name="envelope_version"),
     path("agents/<str:name>/envelopes/<int:version>.yaml", envelopes.envelope_download, name="envelope_download"),
     path("audit/", audit.audit_list, name="audit"),
+    path("audit/<int:pk>/", audit.audit_event, name="audit_event"),
     path("audit/verify/", audit.audit_chain_verify, name="audit_verify"),
     path("audit/export.jsonl", audit.audit_export, name="audit_export"),
     path("anomalies/", anomalies.anomalies, name="anomalies"),

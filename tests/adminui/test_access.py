@@ -76,3 +76,10 @@ def test_inactive_staff_are_refused(procurement, admin_user):
     admin_user.save()
     response = client.get(reverse("adminui:agents"))
     assert response.status_code in (302, 403)
+
+
+def test_audit_event_detail_is_admin_only(client, procurement, alice, admin_client):
+    url = reverse("adminui:audit_event", args=[AuditEvent.objects.first().pk])
+    assert client.get(url).status_code == 302
+    assert client_for(alice).get(url).status_code == 403
+    assert admin_client.get(url).status_code == 200

@@ -145,3 +145,21 @@ def test_export_refuses_a_bad_filter(admin_client, trail):
     response = admin_client.get(reverse("adminui:audit_export"), {"since": "yesterday"})
     assert response.status_code == 400
     assert not AuditEvent.objects.filter(kind="admin.audit_exported").exists()
+
+
+def test_an_events_payload_and_hashes_load_when_its_row_opens(admin_client, trail):
+    event = trail[4]
+    html = admin_client.get(AUDIT).content.decode()
+    assert f'hx-get="/admin/audit/{event.pk}/"' in html
+    assert event.hash not in html  # not rendered up front: pages stay light
+    detail = admin_client.get(reverse("adminui:audit_event", args=[event.pk]), **htmx()).content.decode()
+    assert event.hash in detail and event.prev_hash in detail and "&quot;n&quot;: 4" in detail
+
+
+def test_kind_families_come_from_the_trail(trail):
+    from governance.adminui.audit_trail import audit_kinds, kind_choices
+
+    assert audit_kinds() == ["admin.audit_verified", "decision.allow", "decision.escalate", "envelope.activated"]
+    assert kind_choices() == ["admin.*", "admin.audit_verified", "decision.*", "decision.allow",
+                              "decision.escalate", "envelope.*", "envelope.activated"]
+    assert walk(AuditFilter(kind="breaker.*"), 50) == []  # a family with no events

@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import call_command
 
-from approvals.models import Escalation
+from approvals.models import Escalation, EscalationGroup
 from governance.audit import audit_verify
 from governance.models import Agent, AuditEvent, DecisionRequest
 
@@ -17,6 +17,7 @@ def test_seed_makes_pending_escalations_and_verifiable_chains(capsys):
     pending = DecisionRequest.objects.filter(status="pending", decision="escalate")
     assert pending.count() == 120 == Escalation.objects.count()
     assert all(r.expires_at > r.created_at for r in pending)
+    assert EscalationGroup.objects.filter(name="finance").count() == 120
     seeded = AuditEvent.objects.count() - before
     # 3,000 seeded events, plus what creating the agents and their envelopes audited.
     assert seeded == 3000 + 3 * 2

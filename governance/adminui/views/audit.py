@@ -3,12 +3,13 @@
 import time
 
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from governance.adminui.access import HtmxHttpRequest, admin_required
-from governance.adminui.audit_trail import KNOWN_KINDS, AuditFilter, audit_page
+from governance.adminui.audit_trail import AuditFilter, audit_page, kind_choices
 from governance.adminui.forms import AuditFilterForm
 from governance.adminui.services import admin_event
 from governance.audit import audit_verify
@@ -46,11 +47,21 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "page": page,
         "filters": filters,
         "query": _query_without_cursor(request),
-        "known_kinds": KNOWN_KINDS,
+        "known_kinds": kind_choices(),
+        "audit_url": reverse("adminui:audit"),
+        "agents_url": reverse("adminui:agents"),
     }
     if request.htmx and request.htmx.target == "audit-results":
         return render(request, "adminui/audit.html#results", context)
     return render(request, "adminui/audit.html", context)
+
+
+@require_GET
+@admin_required
+def audit_event(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One event's payload and hashes, fetched when its row is opened (keeps pages light)."""
+    event = get_object_or_404(AuditEvent, pk=pk)
+    return render(request, "adminui/audit.html#event", {"event": event})
 
 
 @require_POST
