@@ -163,3 +163,16 @@ def test_kind_families_come_from_the_trail(trail):
     assert kind_choices() == ["admin.*", "admin.audit_verified", "decision.*", "decision.allow",
                               "decision.escalate", "envelope.*", "envelope.activated"]
     assert walk(AuditFilter(kind="breaker.*"), 50) == []  # a family with no events
+
+
+def test_verify_one_agents_chain_only(admin_client, procurement, make_agent):
+    other = make_agent("pricing-bot").agent
+    victim = AuditEvent.objects.filter(agent=other).first()
+    AuditEvent.objects.filter(pk=victim.pk).update(payload={"edited": True})
+    verify = reverse("adminui:audit_verify")
+    html = admin_client.post(verify, {"agent": "procurement-bot"}, **htmx()).content.decode()
+    assert 'data-testid="chain-status">intact' in html, html
+    assert "procurement-bot's chain: 2 events in 1 chain" in html
+    assert last_event("admin.audit_verified").payload["scope"] == f"agent:{procurement.agent.pk}"
+    html = admin_client.post(verify, {"agent": "pricing-bot"}, **htmx()).content.decode()
+    assert 'data-testid="chain-status">broken' in html and f"event {victim.pk}" in html
