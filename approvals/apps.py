@@ -8,7 +8,11 @@ class ApprovalsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from approvals import receivers  # noqa: F401  (connects the signal receivers)
+        # Signal receivers that push to the live queue.
+        from approvals import (
+            live,  # noqa: F401
+            receivers,  # noqa: F401  (connects the signal receivers)
+        )
 
         if settings.SLACK_ENABLED:
             from approvals.slack import receivers as slack_receivers

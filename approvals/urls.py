@@ -4,5 +4,7 @@ from approvals import views
 
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("queue/cards", views.queue_cards, name="queue-cards"),
+    path("escalations/<uuid:request_id>/vote", views.escalation_vote, name="escalation-vote"),
     path("slack/", include("approvals.slack.urls")),
 ]
