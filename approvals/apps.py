@@ -6,4 +6,11 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Approvals"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from approvals import receivers  # noqa: F401  (connects the signal receivers)
+
+        if settings.SLACK_ENABLED:
+            from approvals.slack import receivers as slack_receivers
+
+            slack_receivers.connect()
