@@ -118,8 +118,9 @@ class ReplayState:
             out += [p for p in self._by_action[action][lo:hi] if p.live_at(now)]
         return out
 
-    def count(self, *, action, window, now):
-        return len(self._window(action, window, now))
+    def count(self, *, action, window, now, limit=None):
+        n = len(self._window(action, window, now))
+        return n if limit is None else min(n, limit)
 
     def total(self, *, action, param, window, now):
         return sum(positive_number(p.params.get(param)) for p in self._window(action, window, now))
