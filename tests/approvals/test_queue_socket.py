@@ -17,9 +17,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RECV_TIMEOUT = 15
 
 
-@pytest.fixture
-def server(redis_url, tmp_path):
-    with asgi_server(log=tmp_path / "uvicorn.log") as base:
+@pytest.fixture(scope="module")
+def server(django_db_setup, redis_url, tmp_path_factory):
+    """One server for the module: each test's rows are committed, then flushed after it."""
+    with asgi_server(log=tmp_path_factory.mktemp("uvicorn") / "uvicorn.log") as base:
         yield base
 
 
