@@ -6,5 +6,7 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Approvals"
 
     def ready(self) -> None:
-        # Signal receivers that push to the live queue.
-        from approvals import live  # noqa: F401
+        from approvals import (
+            live,  # noqa: F401  (pushes to the live web queue)
+            receivers,  # noqa: F401  (connects the signal receivers)
+        )

@@ -72,14 +72,15 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
 
 
 def _locked_escalation(request_id) -> Escalation:
+    """Lock the escalation row, then read its request. The read must come after the lock, in
+    its own query: a row joined to a SELECT ... FOR UPDATE keeps the version the statement saw
+    before waiting for the lock (PostgreSQL READ COMMITTED), i.e. a stale "pending"."""
     try:
-        return (
-            Escalation.objects.select_for_update(of=("self",))
-            .select_related("request__agent")
-            .get(pk=request_id)
-        )
+        escalation = Escalation.objects.select_for_update().get(pk=request_id)
     except (Escalation.DoesNotExist, ValidationError, ValueError):
         raise NotFound("no such escalation") from None
+    escalation.request = DecisionRequest.objects.select_related("agent").get(pk=escalation.pk)
+    return escalation
 
 
 class _PastDeadline(Exception):

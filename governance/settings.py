@@ -76,7 +76,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "governance.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "governance.api.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -159,6 +159,10 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("AIRLOCK_CELERY_QUEUE", "airlock")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7 * 24 * 3600}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Safety net for escalation expiry: ETA tasks do the work on time; this catches what they miss.
+CELERY_BEAT_SCHEDULE["approvals-expire-due"] = {
+    "task": "approvals.expire_due_escalations", "schedule": 2.0, "options": {"expires": 10},
+}
 
 # --- Auth, i18n, static ---------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -190,6 +194,10 @@ AIRLOCK_MAX_BODY_BYTES = envint("AIRLOCK_MAX_BODY_BYTES", "65536")
 AIRLOCK_MAX_FIELD_BYTES = envint("AIRLOCK_MAX_FIELD_BYTES", "16384")
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(AIRLOCK_MAX_BODY_BYTES, 2_621_440)
 AIRLOCK_ESCALATION_TTL = envduration("AIRLOCK_ESCALATION_TTL", "15m")
+# Agent callbacks: per-attempt timeout (s), retries after the first attempt, first backoff (s, doubles).
+AIRLOCK_CALLBACK_TIMEOUT = envint("AIRLOCK_CALLBACK_TIMEOUT", "5")
+AIRLOCK_CALLBACK_RETRIES = envint("AIRLOCK_CALLBACK_RETRIES", "8")
+AIRLOCK_CALLBACK_BACKOFF = envint("AIRLOCK_CALLBACK_BACKOFF", "2")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

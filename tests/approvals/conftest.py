@@ -7,7 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from tests.conftest import ENVELOPES
+from tests.conftest import ENVELOPES, AgentClient
+from tests.worker import celery_worker  # noqa: F401  (a real Celery worker: see tests/worker.py)
 
 LARGE_ORDER = {
     "action": "purchase_order.create",
@@ -82,3 +83,28 @@ def _fresh_envelope_cache():
     _compiled_cache.clear()
     yield
     _compiled_cache.clear()
+
+
+
+@pytest.fixture
+def callback_agent(db):
+    """make(url, ttl="15m") -> an AgentClient whose agent calls back to `url`."""
+    from governance.services import agent_create, envelope_apply
+
+    def make(url: str, ttl: str = "15m", name: str = "callback-bot") -> AgentClient:
+        agent, token = agent_create(name=name, callback_url=url)
+        envelope_apply(source=envelope_with(agent=name, escalation_ttl=ttl))
+        agent.refresh_from_db()
+        return AgentClient(agent, token)
+
+    return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_longpoll_connections(django_db_setup):
+    """The long-poll read threads keep their DB connections; close them before the test
+    database is dropped (PostgreSQL refuses to drop a database in use)."""
+    yield
+    from approvals.longpoll import longpoll_close_connections
+
+    longpoll_close_connections()
