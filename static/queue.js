@@ -34,6 +34,7 @@
     var countdown = card.querySelector(".countdown");
     if (countdown) countdown.innerHTML = '<span class="countdown-value">Expired</span>';
     card.querySelectorAll("button, input").forEach(function (el) { el.disabled = true; });
+    card.querySelectorAll(".actions form").forEach(function (form) { form.hidden = true; });
     var actions = card.querySelector(".actions");
     if (actions && !actions.querySelector(".resolution")) {
       var note = document.createElement("p");
@@ -115,6 +116,23 @@
     var incoming = fragment.querySelector ? fragment.querySelector("article.esc") : null;
     if (incoming && document.getElementById(incoming.id)) evt.detail.shouldSwap = false;
   });
+
+  // A vote that did not reach the server, or failed there, must never look recorded.
+  function voteFailed(evt) {
+    var form = evt.detail && evt.detail.elt;
+    var actions = form && form.closest ? form.closest(".actions") : null;
+    if (!actions) return;
+    var flash = actions.querySelector(".flash-send");
+    if (!flash) {
+      flash = document.createElement("p");
+      flash.className = "flash flash-error flash-send";
+      flash.setAttribute("role", "alert");
+      actions.insertBefore(flash, actions.firstChild);
+    }
+    flash.textContent = "Not recorded: the server could not be reached or failed. Try again.";
+  }
+  document.body.addEventListener("htmx:sendError", voteFailed);
+  document.body.addEventListener("htmx:responseError", voteFailed);
 
   ["htmx:afterSettle", "htmx:oobAfterSwap", "htmx:wsAfterMessage"].forEach(function (name) {
     document.body.addEventListener(name, tidy);

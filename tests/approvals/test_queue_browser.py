@@ -117,6 +117,13 @@ def test_escalation_appears_in_both_browsers_and_approval_updates_the_other(serv
 
     alice_page, bob_page = pages
     alice_page.locator(f"#esc-{rid} .comment").fill("budgeted in Q3")
+    # A click that never reaches the server says so, and changes nothing.
+    alice_page.route("**/vote", lambda route: route.abort())
+    alice_page.locator(f"#esc-{rid} .btn-approve").click()
+    expect(alice_page.locator(f"#esc-{rid} .flash-send")).to_contain_text("Not recorded")
+    expect(alice_page.locator(f"#esc-{rid}")).to_have_attribute("data-state", "pending")
+    assert DecisionRequest.objects.get(pk=rid).status == "pending"
+    alice_page.unroute("**/vote")
     alice_page.locator(f"#esc-{rid} .btn-approve").click()
     for page in pages:
         card = page.locator(f"#esc-{rid}")
@@ -185,6 +192,8 @@ def test_expiry_shows_at_the_deadline_and_the_server_push_removes_it(server, ope
         expect(card.locator(".countdown")).to_have_text("Expired")
         expect(card.locator(".btn-approve")).to_be_disabled()
         expect(card.locator(".btn-deny")).to_be_disabled()
+        expect(card.locator("form")).to_be_hidden()
+        expect(card.locator(".resolution")).to_contain_text("Expired — treated as deny")
     assert DecisionRequest.objects.get(pk=rid).status == "pending"
 
     # The sweep persists the expiry; its push replaces the card in both browsers, then it leaves.
