@@ -14,6 +14,7 @@
   if (!isFinite(skew)) skew = 0;
   var LEAVE_AFTER_MS = 5000;
   var URGENT_MS = 2 * 60 * 1000;
+  var arrivals = [];  // ids of pushed cards to highlight once they are in place
 
   function now() { return Date.now() + skew; }
   function deadline(card) { return Date.parse(card.dataset.deadline); }
@@ -88,6 +89,12 @@
 
   function tidy() {
     order();
+    arrivals.splice(0).forEach(function (id) {
+      var card = document.getElementById(id);
+      if (!card) return;
+      card.classList.add("arrived");
+      setTimeout(function () { card.classList.remove("arrived"); }, 2500);
+    });
     var pending = 0;
     cards().forEach(function (card) {
       if (card.dataset.state === "pending") pending += 1;
@@ -114,7 +121,9 @@
     var fragment = evt.detail.fragment;
     if (!fragment || evt.detail.target !== list) return;
     var incoming = fragment.querySelector ? fragment.querySelector("article.esc") : null;
-    if (incoming && document.getElementById(incoming.id)) evt.detail.shouldSwap = false;
+    if (!incoming) return;
+    if (document.getElementById(incoming.id)) evt.detail.shouldSwap = false;
+    else arrivals.push(incoming.id);
   });
 
   // A vote that did not reach the server, or failed there, must never look recorded.
