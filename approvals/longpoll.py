@@ -32,7 +32,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
-from governance.api.auth import agent_for_token, bearer
+from governance.api.auth import agent_for_token
 from governance.api.errors import error_body
 from governance.api.views import request_json, request_view
 from governance.decide import effective_status
@@ -148,13 +148,6 @@ _authenticate_async = sync_to_async(_authenticate, thread_sensitive=False, execu
 _request_view_async = sync_to_async(request_view)
 
 
-def _json(data: dict, status: int = 200, **headers) -> HttpResponse:
-    response = HttpResponse(JSONRenderer().render(data), status=status, content_type="application/json")
-    for name, value in headers.items():
-        response[name] = value
-    return response
-
-
 def parse_wait(raw: str) -> int | None:
     """Seconds to wait (0-60), or None when the value is not acceptable."""
     raw = raw.strip()
@@ -203,23 +196,44 @@ async def wait_for_decision(agent_id: int, request_id, wait: float) -> DecisionR
     return row
 
 
-async def request_read(request: HttpRequest, request_id) -> HttpResponse:
-    """GET /api/v1/requests/{id}[?wait=N]: the agent's own request, long-polled with wait."""
-    raw_wait = request.GET.get("wait")
-    if raw_wait is None or request.method != "GET":
-        return await _request_view_async(request, request_id=request_id)
-    token = bearer(request)
+def _bearer_token(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+async def long_poll(authorization: str, raw_wait: str, request_id) -> tuple[int, dict, dict]:
+    """(status, JSON body, extra headers) for GET /api/v1/requests/{id}?wait=N."""
+    token = _bearer_token(authorization)
     agent = await _authenticate_async(token) if token else None
     if agent is None:
         message = "unknown or revoked token" if token else "an agent token is required"
-        return _json(error_body("unauthorized", message), 401, **{"WWW-Authenticate": 'Bearer realm="airlock"'})
+        return 401, error_body("unauthorized", message), {"WWW-Authenticate": 'Bearer realm="airlock"'}
     wait = parse_wait(raw_wait)
     if wait is None:
-        return _json(error_body("invalid_request", f"wait must be an integer from 0 to {MAX_WAIT}"), 400)
+        return 400, error_body("invalid_request", f"wait must be an integer from 0 to {MAX_WAIT}"), {}
     row = await wait_for_decision(agent.pk, request_id, wait)
     if row is None:
-        return _json(error_body("not_found", "no such request"), 404)
-    return _json(request_json(row))
+        return 404, error_body("not_found", "no such request"), {}
+    return 200, request_json(row), {}
+
+
+def render(body: dict) -> bytes:
+    return JSONRenderer().render(body)
+
+
+async def request_read(request: HttpRequest, request_id) -> HttpResponse:
+    """GET /api/v1/requests/{id}[?wait=N]: the agent's own request, long-polled with wait.
+
+    Under ASGI, LongPollApp answers wait requests before Django sees them (no thread at all);
+    this view serves the same answer under WSGI and the test client."""
+    raw_wait = request.GET.get("wait")
+    if raw_wait is None or request.method != "GET":
+        return await _request_view_async(request, request_id=request_id)
+    status, body, headers = await long_poll(request.META.get("HTTP_AUTHORIZATION", ""), raw_wait, request_id)
+    response = HttpResponse(render(body), status=status, content_type="application/json")
+    for name, value in headers.items():
+        response[name] = value
+    return response
 
 
 # drf-spectacular documents DRF views only: present the DRF view (which declares `wait`) as

@@ -9,6 +9,8 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from approvals.longpoll_asgi import LongPollApp  # noqa: E402
 from governance.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+# Long-polls (GET /api/v1/requests/{id}?wait=N) are answered before Django: no thread each.
+application = ProtocolTypeRouter({"http": LongPollApp(django_asgi_app), "websocket": websocket_application})

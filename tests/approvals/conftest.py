@@ -74,18 +74,6 @@ def escalate(procurement):
     return make
 
 
-@pytest.fixture(autouse=True)
-def _fresh_envelope_cache():
-    """envelope_compiled caches by Envelope pk, and SQLite reuses pks after a test's rollback:
-    without this, a test can evaluate against the previous test's envelope (e.g. quorum 1)."""
-    from governance.services import _compiled_cache
-
-    _compiled_cache.clear()
-    yield
-    _compiled_cache.clear()
-
-
-
 @pytest.fixture
 def callback_agent(db):
     """make(url, ttl="15m") -> an AgentClient whose agent calls back to `url`."""

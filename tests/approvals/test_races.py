@@ -166,3 +166,47 @@ def test_concurrent_votes_with_quorum_two_stay_consistent(make_agent, people):
         finally:
             close_pool_connections(pool)
     print(f"\nquorum 2, 40 trials: {dict(outcomes)}")
+
+
+def test_a_vote_racing_the_expiry_produces_one_outcome(procurement, people):
+    """At the deadline, a vote (clock just before) and the expiry task (just after) collide."""
+    from datetime import timedelta
+
+    from approvals.services import escalation_expire
+
+    rng = random.Random(11)
+    rids = escalations(procurement.agent, 40)
+    outcomes = Counter()
+    with ThreadPoolExecutor(2) as pool:
+        for rid in rids:
+            deadline = DecisionRequest.objects.get(pk=rid).expires_at
+            start = threading.Barrier(2)
+            voter = people[rng.randrange(1, 3)]  # the web or the Slack service
+
+            def vote(voter=voter, rid=rid, deadline=deadline, start=start):
+                start.wait(timeout=10)
+                try:
+                    return approval_decide(request_id=rid, user=voter.user, choice="approve", via=voter.via,
+                                           now=deadline - timedelta(milliseconds=1)).status
+                except Conflict as exc:
+                    return exc.code
+
+            def expire(rid=rid, deadline=deadline, start=start):
+                start.wait(timeout=10)
+                return escalation_expire(request_id=rid, now=deadline + timedelta(milliseconds=1))
+
+            voted, expired = pool.submit(vote), pool.submit(expire)
+            voted, expired = voted.result(timeout=60), expired.result(timeout=60)
+            row = DecisionRequest.objects.get(pk=rid)
+            kinds = Counter(AuditEvent.objects.filter(request_id=rid).values_list("kind", flat=True))
+            if expired:
+                assert voted == "already_decided" and row.status == "expired"
+                assert kinds["escalation.expired"] == 1 and kinds["escalation.vote"] == 0
+            else:
+                assert voted == "approved" and row.status == "approved"
+                assert kinds["escalation.approved"] == 1 and kinds["escalation.expired"] == 0
+            outcomes[row.status] += 1
+        close = threading.Barrier(2)
+        for future in [pool.submit(lambda: (connections.close_all(), close.wait(timeout=10))) for _ in range(2)]:
+            future.result()
+    print(f"\nvote vs expiry, 40 trials: {dict(outcomes)}")
