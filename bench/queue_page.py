@@ -6,7 +6,7 @@ Fresh database (SQLite in a temporary directory, or PostgreSQL airlock_bench_que
 127.0.0.1), `--pending` pending escalations spread over `--agents` agents (rows inserted in
 bulk, as decide would have left them, with a month-like history per agent), one approver in
 the finance group. Serves the real ASGI app (uvicorn, one process) and times GET / (the first
-page: the 50 most urgent cards with history, progress and the breaker banner) over HTTP with
+page: the most urgent cards (cards.PAGE_SIZE) with history, progress and the breaker banner) over HTTP with
 the approver's session, beside GET /accounts/login/ (a page with no queries) as a baseline.
 """
 
@@ -78,8 +78,10 @@ def seed(pending: int, agents: int) -> str:
 
     client.force_login(get_user_model().objects.get(username="alice"))
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    from django.db import connections
+    from django.db import connection, connections
 
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # as autovacuum would have by now; bulk inserts leave no stats
     connections.close_all()
     return cookie
 
