@@ -194,12 +194,12 @@ AIRLOCK_MAX_BODY_BYTES = envint("AIRLOCK_MAX_BODY_BYTES", "65536")
 AIRLOCK_MAX_FIELD_BYTES = envint("AIRLOCK_MAX_FIELD_BYTES", "16384")
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(AIRLOCK_MAX_BODY_BYTES, 2_621_440)
 AIRLOCK_ESCALATION_TTL = envduration("AIRLOCK_ESCALATION_TTL", "15m")
+# A violation soon after an envelope change is tagged "reliability" (anomalies, SPEC §5).
+AIRLOCK_ANOMALY_ENVELOPE_WINDOW = envduration("AIRLOCK_ANOMALY_ENVELOPE_WINDOW", "24h")
 # Agent callbacks: per-attempt timeout (s), retries after the first attempt, first backoff (s, doubles).
 AIRLOCK_CALLBACK_TIMEOUT = envint("AIRLOCK_CALLBACK_TIMEOUT", "5")
 AIRLOCK_CALLBACK_RETRIES = envint("AIRLOCK_CALLBACK_RETRIES", "8")
 AIRLOCK_CALLBACK_BACKOFF = envint("AIRLOCK_CALLBACK_BACKOFF", "2")
-# A violation soon after an envelope change is tagged "reliability" (anomalies, SPEC §5).
-AIRLOCK_ANOMALY_ENVELOPE_WINDOW = envduration("AIRLOCK_ANOMALY_ENVELOPE_WINDOW", "24h")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -223,6 +223,7 @@ SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
 SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
 SLACK_CHANNEL = os.environ.get("SLACK_CHANNEL", "")
 SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+SLACK_TIMEOUT = envint("SLACK_TIMEOUT", "10")  # seconds per Slack API call (in Celery, never in a request)
 SLACK_ENABLED = bool(SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)
 
 # --- Logging: secrets never logged ----------------------------------------

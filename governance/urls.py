@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),
+    path("admin/", include("governance.adminui.urls")),
     path("", include("approvals.urls")),
 ]
 
