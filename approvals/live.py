@@ -41,7 +41,8 @@ def broadcast(event: str, **data: str) -> None:
         return
     try:
         async_to_sync(layer.group_send)(QUEUE_GROUP, {"type": "queue.event", "event": event, **data})
-    except (RedisError, OSError) as exc:
+    except (RedisError, OSError, RuntimeError) as exc:
+        # RuntimeError: called from a thread running an event loop (async_to_sync refuses).
         logger.warning("live queue push %s failed: %s", event, exc)
 
 
@@ -79,6 +80,8 @@ def _signed_in(user_id: int, session_key: str | None):
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None or not session_key:
         return None
+    if settings.SESSION_ENGINE.endswith("signed_cookies"):
+        return user  # nothing stored server-side to check; such sessions end by expiry only
     store = import_module(settings.SESSION_ENGINE).SessionStore
     return user if store().exists(session_key) else None
 

@@ -6,7 +6,7 @@ POST responses and the websocket pushes all render the same card from the same d
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -80,6 +80,18 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
+def ago(then: datetime, now: datetime) -> str:
+    """'just now', '5 min ago', '3 h ago', '2 d ago': coarse, cheap, enough for history."""
+    seconds = int((now - then).total_seconds())
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
 @dataclass(frozen=True)
 class HistoryRow:
     """One earlier request by the same agent."""
@@ -89,6 +101,11 @@ class HistoryRow:
     resource: str
     amount: str | None
     status: str
+    ago: str
+
+    @property
+    def created_at_iso(self) -> str:
+        return self.created_at.isoformat()
 
 
 @dataclass(frozen=True)
@@ -113,7 +130,7 @@ class Card:
     reasons: list[dict]
     risk_score: float
     risk_level: str
-    risk_factors: list[tuple[str, str, float]]
+    risk_factors: list[tuple[str, str, str]]
     reasoning: str
     confidence: str | None
     input_source: str
@@ -149,6 +166,18 @@ class Card:
         return OUTCOME_LABELS.get(self.status, self.status)
 
     @property
+    def risk_text(self) -> str:
+        return f"{self.risk_score:.2f}"
+
+    @property
+    def created_at_text(self) -> str:
+        return self.created_at.astimezone(UTC).strftime("%H:%M:%S")
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+    @property
     def deadline_iso(self) -> str:
         return self.deadline.isoformat().replace("+00:00", "Z")
 
@@ -168,7 +197,8 @@ class Card:
         return min(100, round(100 * self.approvals / max(1, self.quorum)))
 
 
-def history_rows(requests: list[DecisionRequest]) -> list[HistoryRow]:
+def history_rows(requests: list[DecisionRequest], now: datetime | None = None) -> list[HistoryRow]:
+    now = now or timezone.now()
     rows = []
     for r in requests:
         params = r.params if isinstance(r.params, dict) else {}
@@ -179,7 +209,8 @@ def history_rows(requests: list[DecisionRequest]) -> list[HistoryRow]:
                 action=r.action,
                 resource=r.resource,
                 amount=format_amount(params[key], params.get("currency")) if key else None,
-                status=effective_status(r),
+                status=effective_status(r, now),
+                ago=ago(r.created_at, now),
             )
         )
     return rows
@@ -193,6 +224,7 @@ def card_for(
     now: datetime | None = None,
 ) -> Card:
     """Build the card for one escalation (votes should be prefetched with their users)."""
+    now = now or timezone.now()
     request: DecisionRequest = escalation.request
     agent: Agent = request.agent
     params = request.params if isinstance(request.params, dict) else {}
@@ -202,12 +234,14 @@ def card_for(
     shown = {amount_key, "currency"} if amount_key else set()
     risk = request.risk if isinstance(request.risk, dict) else {}
     score = float(risk.get("score") or 0)
-    factors = [
-        (f.get("name", ""), FACTOR_LABELS.get(f.get("name", ""), f.get("name", "").replace("_", " ")), float(f.get("weight") or 0))
-        for f in risk.get("factors", [])
-        if isinstance(f, dict)
-    ]
-    factors.sort(key=lambda f: -f[2])
+    factors = sorted(
+        (
+            (f.get("name", ""), FACTOR_LABELS.get(f.get("name", ""), f.get("name", "").replace("_", " ")), float(f.get("weight") or 0))
+            for f in risk.get("factors", [])
+            if isinstance(f, dict)
+        ),
+        key=lambda f: -f[2],
+    )
     votes = sorted(escalation.votes.all(), key=lambda v: v.created_at)
     confidence = context.get("confidence")
     source = request.input_source or str(context.get("input_source", ""))
@@ -225,7 +259,7 @@ def card_for(
         reasons=[r for r in request.reasons if isinstance(r, dict)],
         risk_score=score,
         risk_level=risk_level(score),
-        risk_factors=factors,
+        risk_factors=[(name, label, f"{weight:.2f}") for name, label, weight in factors],
         reasoning=str(context.get("reasoning", "")),
         confidence=f"{confidence:.0%}" if isinstance(confidence, (int, float)) and not isinstance(confidence, bool) else None,
         input_source=source,
@@ -238,7 +272,7 @@ def card_for(
         status=status,
         decided_by=list(request.decided_by or []),
         comment=request.comment,
-        history=history_rows(history or []),
+        history=history_rows(history or [], now),
         my_vote=my_vote,
         can_vote=status == DecisionRequest.Status.PENDING and my_vote is None,
     )

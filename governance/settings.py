@@ -138,7 +138,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "") or f"unix://{VAR_DIR / 'redis.sock'}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("AIRLOCK_CHANNEL_PREFIX", "airlock")},
+        # redis-py 8 defaults socket_timeout to 5 s, the same as channels_redis's blocking
+        # BZPOPMIN: idle sockets then crash with TimeoutError and reconnect (channels_redis#422).
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": os.environ.get("AIRLOCK_CHANNEL_PREFIX", "airlock"),
+        },
     }
 }
 

@@ -14,6 +14,7 @@
   if (!isFinite(skew)) skew = 0;
   var LEAVE_AFTER_MS = 5000;
   var URGENT_MS = 2 * 60 * 1000;
+  var arrivals = [];  // ids of pushed cards to highlight once they are in place
 
   function now() { return Date.now() + skew; }
   function deadline(card) { return Date.parse(card.dataset.deadline); }
@@ -34,6 +35,7 @@
     var countdown = card.querySelector(".countdown");
     if (countdown) countdown.innerHTML = '<span class="countdown-value">Expired</span>';
     card.querySelectorAll("button, input").forEach(function (el) { el.disabled = true; });
+    card.querySelectorAll(".actions form").forEach(function (form) { form.hidden = true; });
     var actions = card.querySelector(".actions");
     if (actions && !actions.querySelector(".resolution")) {
       var note = document.createElement("p");
@@ -87,6 +89,12 @@
 
   function tidy() {
     order();
+    arrivals.splice(0).forEach(function (id) {
+      var card = document.getElementById(id);
+      if (!card) return;
+      card.classList.add("arrived");
+      setTimeout(function () { card.classList.remove("arrived"); }, 2500);
+    });
     var pending = 0;
     cards().forEach(function (card) {
       if (card.dataset.state === "pending") pending += 1;
@@ -113,8 +121,27 @@
     var fragment = evt.detail.fragment;
     if (!fragment || evt.detail.target !== list) return;
     var incoming = fragment.querySelector ? fragment.querySelector("article.esc") : null;
-    if (incoming && document.getElementById(incoming.id)) evt.detail.shouldSwap = false;
+    if (!incoming) return;
+    if (document.getElementById(incoming.id)) evt.detail.shouldSwap = false;
+    else arrivals.push(incoming.id);
   });
+
+  // A vote that did not reach the server, or failed there, must never look recorded.
+  function voteFailed(evt) {
+    var form = evt.detail && evt.detail.elt;
+    var actions = form && form.closest ? form.closest(".actions") : null;
+    if (!actions) return;
+    var flash = actions.querySelector(".flash-send");
+    if (!flash) {
+      flash = document.createElement("p");
+      flash.className = "flash flash-error flash-send";
+      flash.setAttribute("role", "alert");
+      actions.insertBefore(flash, actions.firstChild);
+    }
+    flash.textContent = "Not recorded: the server could not be reached or failed. Try again.";
+  }
+  document.body.addEventListener("htmx:sendError", voteFailed);
+  document.body.addEventListener("htmx:responseError", voteFailed);
 
   ["htmx:afterSettle", "htmx:oobAfterSwap", "htmx:wsAfterMessage"].forEach(function (name) {
     document.body.addEventListener(name, tidy);

@@ -71,7 +71,7 @@ def asgi_server(*, db_url: str | None = None, env: dict | None = None, log: Path
     finally:
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(3)  # uvicorn waits for open sockets; the test is over, do not linger
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)

@@ -6,10 +6,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from approvals.models import Vote
-from governance.models import Agent, AuditEvent, DecisionRequest
+from governance.breaker import breaker_trip
+from governance.models import AuditEvent, DecisionRequest
 from tests.approvals.conftest import envelope_with
 
 pytestmark = pytest.mark.django_db
@@ -171,11 +171,11 @@ def test_vote_is_post_only(escalate, alice):
 
 
 def test_tripped_breakers_show_in_a_banner(procurement, alice):
-    Agent.objects.filter(pk=procurement.agent.pk).update(
-        breaker_tripped_at=timezone.now(), breaker_reason="5 violations in 10m"
-    )
+    assert "is supervised" not in signed_in(alice).get("/").content.decode()
+    breaker_trip(agent=procurement.agent, reason="5 violations within 10m (threshold 5)")
     html = signed_in(alice).get("/").content.decode()
-    assert "procurement-bot is supervised" in html and "5 violations in 10m" in html
+    assert "procurement-bot is supervised" in html and "5 violations within 10m" in html
+    assert AuditEvent.objects.filter(agent=procurement.agent, kind="breaker.tripped").exists()
 
 
 def test_cards_endpoint_returns_the_list_alone(escalate, alice):

@@ -7,6 +7,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from approvals.services import approval_decide
+from governance.breaker import breaker_reset, breaker_trip
 from governance.models import AuditEvent
 from tests.approvals.asgi_server import asgi_server, decide_over_http, session_cookie, websocket_url
 from tests.approvals.conftest import LARGE_ORDER, envelope_with
@@ -17,9 +18,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RECV_TIMEOUT = 15
 
 
-@pytest.fixture
-def server(redis_url, tmp_path):
-    with asgi_server(log=tmp_path / "uvicorn.log") as base:
+@pytest.fixture(scope="module")
+def server(django_db_setup, redis_url, tmp_path_factory):
+    """One server for the module: each test's rows are committed, then flushed after it."""
+    with asgi_server(log=tmp_path_factory.mktemp("uvicorn") / "uvicorn.log") as base:
         yield base
 
 
@@ -95,3 +97,17 @@ def test_signed_out_socket_is_closed_at_the_next_event(server, procurement, alic
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=RECV_TIMEOUT)
     assert closed.value.rcvd.code == 4401
+
+
+def test_breaker_trip_and_reset_update_the_banner_for_everyone(server, procurement, charlie, admin):
+    # charlie approves nothing of this agent's, but supervised mode concerns every approver.
+    with socket(server, charlie) as ws:
+        breaker_trip(agent=procurement.agent, reason="5 violations within 10m (threshold 5)")
+        banner = ws.recv(timeout=RECV_TIMEOUT)
+        assert '<section id="breakers"' in banner and 'hx-swap-oob="outerHTML"' in banner
+        assert "procurement-bot is supervised" in banner and "5 violations within 10m" in banner
+        breaker_reset(agent=procurement.agent, by=admin)
+        banner = ws.recv(timeout=RECV_TIMEOUT)
+        assert '<section id="breakers"' in banner and "procurement-bot" not in banner
+    kinds = list(AuditEvent.objects.filter(agent=procurement.agent, kind__startswith="breaker.").values_list("kind", flat=True))
+    assert sorted(kinds) == ["breaker.reset", "breaker.tripped"]
