@@ -69,3 +69,19 @@ class PersonalToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.prefix}"
+
+
+class EscalationGroup(models.Model):
+    """One approver group of an escalation, as a row so the queue can filter by membership
+    with an index on every database (a JSON list cannot be searched portably)."""
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="groups")
+    name = models.CharField(max_length=150, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["escalation", "name"], name="escalation_group_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.escalation_id}:{self.name}"

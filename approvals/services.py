@@ -1,13 +1,48 @@
 """Escalation lifecycle services. Every change is one transaction with its audit event;
-notifications go out after commit."""
+notifications go out after commit.
 
-from datetime import timedelta
+Web clicks, Slack clicks, the approver API and expiry all go through these functions. Races
+are settled by locking the escalation row (select_for_update; on SQLite the IMMEDIATE
+transaction takes the write lock at BEGIN) and by a conditional UPDATE on the request that
+must change exactly one row.
+"""
 
-from approvals.models import Escalation
-from approvals.signals import escalation_opened, send_after_commit
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from approvals.eligibility import is_eligible
+from approvals.models import Escalation, EscalationGroup, Vote
+from approvals.signals import (
+    escalation_opened,
+    escalation_resolved,
+    send_after_commit,
+    vote_recorded,
+)
 from governance.audit import audit_record
+from governance.errors import Conflict, InvalidInput, NotEligible, NotFound
 from governance.models import DecisionRequest
 from governance.policy import EscalationSpec
+
+PENDING = DecisionRequest.Status.PENDING
+CHOICES = ("approve", "deny")
+VIA = ("web", "api", "slack")
+MAX_COMMENT = 2000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one vote did: the request as it now stands, and the quorum progress."""
+
+    request: DecisionRequest
+    vote: Vote
+    resolved: bool
+    status: str
+    approvals_count: int
+    quorum: int
 
 
 def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escalation:
@@ -17,6 +52,9 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
         quorum=spec.quorum,
         approver_groups=list(spec.approvers),
         deadline=request.created_at + timedelta(seconds=spec.ttl_seconds),
+    )
+    EscalationGroup.objects.bulk_create(
+        [EscalationGroup(escalation=escalation, name=name) for name in dict.fromkeys(spec.approvers)]
     )
     audit_record(
         kind="escalation.opened",
@@ -31,3 +69,143 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
     )
     send_after_commit(escalation_opened, request_id=str(request.id))
     return escalation
+
+
+def _locked_escalation(request_id) -> Escalation:
+    """Lock the escalation row, then read its request. The read must come after the lock, in
+    its own query: a row joined to a SELECT ... FOR UPDATE keeps the version the statement saw
+    before waiting for the lock (PostgreSQL READ COMMITTED), i.e. a stale "pending"."""
+    try:
+        escalation = Escalation.objects.select_for_update().get(pk=request_id)
+    except (Escalation.DoesNotExist, ValidationError, ValueError):
+        raise NotFound("no such escalation") from None
+    escalation.request = DecisionRequest.objects.select_related("agent").get(pk=escalation.pk)
+    return escalation
+
+
+class _PastDeadline(Exception):
+    """Raised inside the vote transaction so it rolls back before the expiry is persisted."""
+
+
+def approval_decide(
+    *, request_id, user, choice: str, comment: str = "", via: str = "web", now: datetime | None = None
+) -> Outcome:
+    """Record one eligible person's vote: any deny rejects at once, quorum approvals approve.
+
+    Raises NotFound (404), NotEligible (403: not in one of the approver groups; staff and
+    superusers are eligible for all; agents never), Conflict (409) with code "already_decided"
+    when the request is no longer pending (including past its deadline) or "already_voted"
+    when this person has voted before.
+    """
+    if choice not in CHOICES:
+        raise InvalidInput(f"choice must be one of {', '.join(CHOICES)}")
+    if via not in VIA:
+        raise InvalidInput(f"via must be one of {', '.join(VIA)}")
+    comment = comment or ""
+    if len(comment) > MAX_COMMENT:
+        raise InvalidInput(f"comment longer than {MAX_COMMENT} characters")
+    try:
+        return _vote(request_id, user, choice, comment, via, now)
+    except _PastDeadline:
+        # Persist the expiry now rather than waiting for the sweep; the voter lost either way.
+        escalation_expire(request_id=request_id, now=now)
+        raise Conflict("already decided: request is expired", code="already_decided") from None
+
+
+def _joined_comment(votes: list[Vote]) -> str:
+    said = [v for v in votes if v.comment]
+    if len(votes) == 1:
+        return votes[0].comment
+    return "\n".join(f"{v.user.get_username()}: {v.comment}" for v in said)
+
+
+@transaction.atomic
+def _vote(request_id, user, choice: str, comment: str, via: str, now: datetime | None) -> Outcome:
+    escalation = _locked_escalation(request_id)
+    now = now or timezone.now()  # read after the lock: a waiter votes at the time it gets in
+    request = escalation.request
+    if not is_eligible(user, escalation):
+        groups = ", ".join(escalation.approver_groups) or "none"
+        raise NotEligible(f"you are not an approver for this escalation (groups: {groups})")
+    if request.status != PENDING:
+        raise Conflict(f"already decided: request is {request.status}", code="already_decided")
+    if request.expires_at is not None and request.expires_at <= now:
+        raise _PastDeadline
+    if Vote.objects.filter(escalation=escalation, user=user).exists():
+        raise Conflict("already voted: a person counts once", code="already_voted")
+
+    vote = Vote.objects.create(escalation=escalation, user=user, choice=choice, comment=comment, via=via)
+    approvals = list(
+        escalation.votes.filter(choice=Vote.Choice.APPROVE).select_related("user").order_by("created_at", "id")
+    )
+    actor = f"user:{user.get_username()}"
+    audit_record(
+        kind="escalation.vote", actor=actor, agent=request.agent, request_id=request.id, at=now,
+        payload={"choice": choice, "via": via, "comment": comment,
+                 "approvals": len(approvals), "quorum": escalation.quorum},
+    )
+    if choice == Vote.Choice.DENY:
+        status, decided_by, final_comment = DecisionRequest.Status.REJECTED, [user.get_username()], comment
+    elif len(approvals) >= escalation.quorum:
+        status = DecisionRequest.Status.APPROVED
+        decided_by = [v.user.get_username() for v in approvals]
+        final_comment = _joined_comment(approvals)
+    else:
+        status = PENDING
+
+    if status != PENDING:
+        updated = DecisionRequest.objects.filter(pk=request.pk, status=PENDING).update(
+            status=status, decided_at=now, decided_by=decided_by, comment=final_comment
+        )
+        if updated != 1:  # cannot happen while the row lock holds; never overwrite an outcome
+            raise Conflict("already decided", code="already_decided")
+        Escalation.objects.filter(pk=escalation.pk).update(resolved_at=now)
+        audit_record(
+            kind=f"escalation.{status}", actor=actor, agent=request.agent, request_id=request.id, at=now,
+            payload={"decided_by": decided_by, "via": via, "comment": final_comment,
+                     "approvals": len(approvals), "quorum": escalation.quorum},
+        )
+        send_after_commit(escalation_resolved, request_id=str(request.pk), status=status)
+    else:
+        send_after_commit(vote_recorded, request_id=str(request.pk), vote_id=vote.pk)
+    request.refresh_from_db()
+    return Outcome(
+        request=request, vote=vote, resolved=status != PENDING, status=status,
+        approvals_count=len(approvals), quorum=escalation.quorum,
+    )
+
+
+@transaction.atomic
+def escalation_expire(*, request_id, now: datetime | None = None) -> bool:
+    """Persist the expiry (= deny) of a pending escalation past its deadline. Idempotent:
+    returns False when it is already terminal or not yet due."""
+    escalation = _locked_escalation(request_id)
+    now = now or timezone.now()
+    request = escalation.request
+    if request.status != PENDING or request.expires_at is None or request.expires_at > now:
+        return False
+    # decided_at is the deadline: the API has reported "expired" since that moment.
+    updated = DecisionRequest.objects.filter(pk=request.pk, status=PENDING).update(
+        status=DecisionRequest.Status.EXPIRED, decided_at=request.expires_at
+    )
+    if updated != 1:
+        return False
+    Escalation.objects.filter(pk=escalation.pk).update(resolved_at=now)
+    audit_record(
+        kind="escalation.expired", actor="system:expiry", agent=request.agent, request_id=request.id, at=now,
+        payload={"deadline": request.expires_at.isoformat(),
+                 "late_by_ms": int((now - request.expires_at).total_seconds() * 1000)},
+    )
+    send_after_commit(escalation_resolved, request_id=str(request.pk), status=DecisionRequest.Status.EXPIRED)
+    return True
+
+
+def escalation_expire_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """The sweep: expire every pending escalation past its deadline, each in its own transaction."""
+    now = now or timezone.now()
+    due = list(
+        DecisionRequest.objects.filter(status=PENDING, expires_at__lte=now, escalation__isnull=False)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(escalation_expire(request_id=pk, now=now) for pk in due)

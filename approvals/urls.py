@@ -1,7 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
 from approvals import views
 
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("queue/cards", views.queue_cards, name="queue-cards"),
+    path("escalations/<uuid:request_id>/vote", views.escalation_vote, name="escalation-vote"),
+    path("slack/", include("approvals.slack.urls")),
 ]

@@ -12,8 +12,9 @@ import random
 from bisect import bisect_right
 from collections import defaultdict
 from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
 
-from governance.policy.state import Recorded
+from governance.policy.state import Recorded, positive_number
 
 LIVE = ("allowed", "approved", "pending")
 DONE = ("allowed", "approved")
@@ -28,6 +29,7 @@ class IndexedState:
         self._times: dict[str, list[datetime]] = defaultdict(list)
         self._params: dict[str, list[dict]] = defaultdict(list)
         self._seen: dict[str, set] = defaultdict(set)
+        self._by_pattern: dict[str, tuple[list[datetime], list[dict]]] = {}
         for r in mine:
             if r.status in LIVE:
                 self._times[r.action].append(r.at)
@@ -46,22 +48,29 @@ class IndexedState:
             if isinstance(session, str):
                 self._chains[("context.session", session)].append((r.action, r.at))
 
+    def _matching(self, pattern: str) -> tuple[list[datetime], list[dict]]:
+        """Live rows of every action the capability's glob matches, in time order (cached)."""
+        if pattern not in self._by_pattern:
+            rows = sorted(
+                (at, params)
+                for action in self._times
+                if fnmatchcase(action, pattern)
+                for at, params in zip(self._times[action], self._params[action], strict=True)
+            ) if any(c in pattern for c in "*?[") else list(zip(self._times.get(pattern, []), self._params.get(pattern, []), strict=True))
+            self._by_pattern[pattern] = ([at for at, _p in rows], [p for _at, p in rows])
+        return self._by_pattern[pattern]
+
     def _span(self, action: str, window: int, now: datetime) -> tuple[int, int]:
-        times = self._times.get(action, [])
+        times = self._matching(action)[0]
         return bisect_right(times, now - timedelta(seconds=window)), bisect_right(times, now)
 
-    def count(self, *, action, window, now):
+    def count(self, *, action, window, now, limit=None):
         lo, hi = self._span(action, window, now)
-        return hi - lo
+        return hi - lo if limit is None else min(hi - lo, limit)
 
     def total(self, *, action, param, window, now):
         lo, hi = self._span(action, window, now)
-        total = 0.0
-        for params in self._params[action][lo:hi]:
-            value = params.get(param)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                total += value
-        return total
+        return sum(positive_number(params.get(param)) for params in self._matching(action)[1][lo:hi])
 
     def seen(self, *, field, value):
         try:

@@ -34,10 +34,12 @@ DECISION = {"allowed": "allow", "approved": "escalate", "pending": "escalate", "
 
 
 def http_document(scale: int, name: str = AGENT) -> dict:
-    """The benchmark envelope with velocity and cumulative limits raised `scale` times, so
-    the thousands of requests a run adds do not turn its allows into escalations half-way.
-    The queries behind those checks still run, over ever more rows."""
+    """The benchmark envelope with velocity and cumulative limits and the circuit breaker's
+    threshold raised `scale` times, so the thousands of requests a run adds (a quarter of
+    them violations) do not turn its allows into escalations half-way. The queries behind
+    those checks still run, over ever more rows."""
     document = {**airlock_document(), "agent": name}
+    document["breaker"] = {**document["breaker"], "violations": document["breaker"]["violations"] * scale}
     for cap in document["capabilities"]:
         for key in ("velocity", "cumulative"):
             if key in cap:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from governance.audit import audit_record
 from governance.canonical import action_digest
 from governance.errors import Unavailable
-from governance.models import Agent, DecisionRequest
+from governance.models import Agent, DecisionRequest, Envelope
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
 from governance.rows import insert
 from governance.services import envelope_compiled_by_pk
@@ -55,13 +55,24 @@ def decide(*, agent: Agent, data: DecideInput, now: datetime | None = None) -> t
 
 
 def _locked_agent(pk: int) -> Agent:
-    """The agent's row, re-read and locked until the transaction ends. Plain SQL: the ORM
+    """The agent's row, re-read and locked until the transaction ends, with its active
+    envelope's created_at (half of the compiled-envelope cache key). Plain SQL: the ORM
     spent more CPU building this statement than anything else in a decision."""
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    rows = list(Agent.objects.raw(f"SELECT * FROM {Agent._meta.db_table} WHERE id = %s{lock}", [pk]))
+    agents, envelopes = Agent._meta.db_table, Envelope._meta.db_table
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT a.*, e.created_at AS envelope_created_at FROM {agents} a "
+        f"LEFT JOIN {envelopes} e ON e.id = a.active_envelope_id WHERE a.id = %s{lock}"
+    )
+    rows = list(Agent.objects.raw(sql, [pk]))
     if not rows:
         raise Agent.DoesNotExist(f"agent {pk} no longer exists")
-    return rows[0]
+    agent = rows[0]
+    # A raw column gets no field conversion: SQLite returns text, compared with datetimes.
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
+    if convert is not None:
+        agent.envelope_created_at = convert(agent.envelope_created_at, None, connection)
+    return agent
 
 
 @transaction.atomic
@@ -77,7 +88,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
     envelope_id = agent.active_envelope_id
     supervised = agent.breaker_tripped
     try:
-        compiled = envelope_compiled_by_pk(envelope_id) if envelope_id is not None else None
+        compiled = envelope_compiled_by_pk(envelope_id, agent.envelope_created_at) if envelope_id is not None else None
         if compiled is not None and compiled.mode == "supervised":
             supervised = True
         request = PolicyRequest(

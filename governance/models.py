@@ -29,6 +29,8 @@ class Agent(models.Model):
     # Set when the circuit breaker trips; the agent is supervised until an admin resets it.
     breaker_tripped_at = models.DateTimeField(null=True, blank=True)
     breaker_reason = models.TextField(blank=True)
+    # Violations before the last reset no longer count toward the breaker.
+    breaker_reset_at = models.DateTimeField(null=True, blank=True)
     callback_url = models.URLField(blank=True, max_length=500)
     # Needed in clear to sign callbacks; shown once at creation.
     callback_secret = models.CharField(max_length=128, blank=True)
@@ -146,6 +148,8 @@ class DecisionRequest(models.Model):
             models.Index(fields=["resource", "created_at"], name="req_resource_time"),
             models.Index(fields=["session", "created_at"], name="req_session_time"),
             models.Index(fields=["agent", "violation", "created_at"], name="req_agent_violation"),
+            # Velocity over a glob ("crm.*") and an agent's recent history.
+            models.Index(fields=["agent", "created_at"], name="req_agent_time"),
         ]
 
     def __str__(self) -> str:

@@ -3,8 +3,13 @@
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from approvals.consumers import QueueConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/queue/", QueueConsumer.as_asgi()),
+]
 
 websocket_application = AllowedHostsOriginValidator(
     AuthMiddlewareStack(URLRouter(websocket_urlpatterns))

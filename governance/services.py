@@ -124,30 +124,34 @@ def envelope_activate_version(*, envelope: Envelope, by=None) -> Envelope:
 
 
 # Compiled envelopes are immutable per version, so compile each version once per process.
-_compiled_cache: "OrderedDict[int, CompiledEnvelope]" = OrderedDict()
+# Keyed by (pk, created_at): a primary key alone can be reused after a rollback.
+_compiled_cache: "OrderedDict[tuple, CompiledEnvelope]" = OrderedDict()
 _cache_lock = threading.Lock()
 
 
 def envelope_compiled(envelope: Envelope) -> CompiledEnvelope:
+    key = (envelope.pk, envelope.created_at)
     with _cache_lock:
-        cached = _compiled_cache.get(envelope.pk)
+        cached = _compiled_cache.get(key)
         if cached is not None:
-            _compiled_cache.move_to_end(envelope.pk)
+            _compiled_cache.move_to_end(key)
             return cached
     compiled = compile_envelope(envelope.document, version=envelope.version, default_ttl=settings.AIRLOCK_ESCALATION_TTL)
     with _cache_lock:
-        _compiled_cache[envelope.pk] = compiled
+        _compiled_cache[key] = compiled
         while len(_compiled_cache) > 512:
             _compiled_cache.popitem(last=False)
     return compiled
 
 
-def envelope_compiled_by_pk(pk: int) -> CompiledEnvelope:
-    """envelope_compiled() by primary key: the row is read only when this version is not
-    compiled in this process yet (the decide path knows just the agent's envelope id)."""
+def envelope_compiled_by_pk(pk: int, created_at) -> CompiledEnvelope:
+    """envelope_compiled() from the envelope's identity (pk, created_at): the row is read
+    only when this version is not compiled in this process yet (the decide path reads
+    just those two columns with the agent's row)."""
+    key = (pk, created_at)
     with _cache_lock:
-        cached = _compiled_cache.get(pk)
+        cached = _compiled_cache.get(key)
         if cached is not None:
-            _compiled_cache.move_to_end(pk)
+            _compiled_cache.move_to_end(key)
             return cached
     return envelope_compiled(Envelope.objects.get(pk=pk))

@@ -76,7 +76,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "governance.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "governance.api.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -151,7 +151,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "") or f"unix://{VAR_DIR / 'redis.sock'}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("AIRLOCK_CHANNEL_PREFIX", "airlock")},
+        # redis-py 8 defaults socket_timeout to 5 s, the same as channels_redis's blocking
+        # BZPOPMIN: idle sockets then crash with TimeoutError and reconnect (channels_redis#422).
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": os.environ.get("AIRLOCK_CHANNEL_PREFIX", "airlock"),
+        },
     }
 }
 
@@ -167,6 +172,10 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("AIRLOCK_CELERY_QUEUE", "airlock")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7 * 24 * 3600}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Safety net for escalation expiry: ETA tasks do the work on time; this catches what they miss.
+CELERY_BEAT_SCHEDULE["approvals-expire-due"] = {
+    "task": "approvals.expire_due_escalations", "schedule": 2.0, "options": {"expires": 10},
+}
 
 # --- Auth, i18n, static ---------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -202,6 +211,12 @@ AIRLOCK_ESCALATION_TTL = envduration("AIRLOCK_ESCALATION_TTL", "15m")
 # AIRLOCK_API_THREADS threads inside the ASGI server (governance/asgi_sync.py).
 AIRLOCK_SYNC_API = envbool("AIRLOCK_SYNC_API", "false")
 AIRLOCK_API_THREADS = envint("AIRLOCK_API_THREADS", "10")
+# A violation soon after an envelope change is tagged "reliability" (anomalies, SPEC §5).
+AIRLOCK_ANOMALY_ENVELOPE_WINDOW = envduration("AIRLOCK_ANOMALY_ENVELOPE_WINDOW", "24h")
+# Agent callbacks: per-attempt timeout (s), retries after the first attempt, first backoff (s, doubles).
+AIRLOCK_CALLBACK_TIMEOUT = envint("AIRLOCK_CALLBACK_TIMEOUT", "5")
+AIRLOCK_CALLBACK_RETRIES = envint("AIRLOCK_CALLBACK_RETRIES", "8")
+AIRLOCK_CALLBACK_BACKOFF = envint("AIRLOCK_CALLBACK_BACKOFF", "2")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -225,6 +240,7 @@ SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
 SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
 SLACK_CHANNEL = os.environ.get("SLACK_CHANNEL", "")
 SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+SLACK_TIMEOUT = envint("SLACK_TIMEOUT", "10")  # seconds per Slack API call (in Celery, never in a request)
 SLACK_ENABLED = bool(SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)
 
 # --- Logging: secrets never logged ----------------------------------------

@@ -5,12 +5,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from approvals import longpoll
 from governance.api import views as api
 
 api_v1 = [
     path("decide", api.decide_view, name="decide"),
-    path("requests/<uuid:request_id>", api.request_view, name="request"),
+    path("requests/<uuid:request_id>", longpoll.request_read, name="request"),
     path("verify", api.verify_view, name="verify"),
+    path("", include("approvals.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
@@ -20,6 +22,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),
+    path("admin/", include("governance.adminui.urls")),
     path("", include("approvals.urls")),
 ]
 

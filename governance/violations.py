@@ -1,26 +1,55 @@
 """What happens when an agent asks for something its envelope forbids: the request is
-captured as an anomaly for later triage, and the circuit breaker counts it."""
+captured as an anomaly (tagged for triage) and the circuit breaker counts it."""
 
-from django.utils import timezone
-
+from governance.anomalies import anomaly_classify
+from governance.audit import audit_record
+from governance.breaker import breaker_check
 from governance.models import Agent, Anomaly, DecisionRequest
+from governance.services import envelope_compiled
+
+
+def violation_details(request: DecisionRequest) -> dict:
+    """A self-contained snapshot: the export and the triage page need no joins."""
+    context = request.context or {}
+    return {
+        "request_id": str(request.id),
+        "agent": request.agent.name,
+        "action": request.action,
+        "resource": request.resource,
+        "params": request.params,
+        "context": context,
+        "reasoning": context.get("reasoning", ""),
+        "input_source": request.input_source,
+        "confidence": context.get("confidence"),
+        "model_version": context.get("model_version", ""),
+        "session": request.session,
+        "decision": request.decision,
+        "reasons": request.reasons,
+        "risk": request.risk,
+        "capability": request.capability,
+        "envelope_version": request.envelope_version,
+        "agent_mode": request.agent_mode,
+    }
 
 
 def violation_record(*, request: DecisionRequest, agent: Agent) -> Anomaly:
-    """Capture a violation with its full context. Runs in the decide transaction."""
+    """Capture a violation with its full context, then let the breaker count it.
+    Runs in the decide transaction, under the agent row lock."""
+    tag, tag_reason = anomaly_classify(request)
     reason = request.reasons[0] if request.reasons else {}
-    return Anomaly.objects.create(
+    anomaly = Anomaly.objects.create(
         request=request,
         agent=agent,
         code=reason.get("code", "violation"),
-        details={
-            "action": request.action,
-            "resource": request.resource,
-            "params": request.params,
-            "context": request.context,
-            "reasons": request.reasons,
-            "envelope_version": request.envelope_version,
-            "agent_mode": request.agent_mode,
-        },
-        created_at=request.created_at or timezone.now(),
+        tag=tag,
+        tag_reason=tag_reason,
+        details=violation_details(request),
+        created_at=request.created_at,
     )
+    audit_record(
+        kind="anomaly.recorded", actor="system:policy", agent=agent, request_id=request.id, at=request.created_at,
+        payload={"anomaly": anomaly.pk, "code": anomaly.code, "tag": tag, "tag_reason": tag_reason},
+    )
+    breaker = envelope_compiled(request.envelope).breaker if request.envelope_id else None
+    breaker_check(agent=agent, breaker=breaker, now=request.created_at)
+    return anomaly

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from governance.models import Agent, AgentToken
@@ -65,5 +66,13 @@ class AgentTokenAuthentication(authentication.BaseAuthentication):
 class IsAgent(permissions.BasePermission):
     def has_permission(self, request, view):
         if not isinstance(request.user, AgentPrincipal):
-            raise exceptions.NotAuthenticated("an agent token is required")
+            raise exceptions.NotAuthenticated("an agent token is required: Authorization: Bearer alk_...")
         return True
+
+
+class AgentTokenScheme(OpenApiAuthenticationExtension):
+    target_class = AgentTokenAuthentication
+    name = "agentToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "Agent token (alk_...), shown once at creation"}

@@ -3,6 +3,7 @@
 import logging
 
 from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -61,9 +62,13 @@ def exception_handler(exc, context):
 
 
 def json_404(request, exception=None):
+    if not request.path.startswith("/api/"):
+        return page_not_found(request, exception)
     return JsonResponse(error_body("not_found", "no such resource"), status=404)
 
 
 def json_500(request):
+    if not request.path.startswith("/api/"):
+        return server_error(request)
     # No evaluation finished, so nothing was allowed: say so explicitly.
     return JsonResponse({**error_body("server_error", "internal error; treat as deny"), "decision": "deny"}, status=500)

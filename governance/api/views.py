@@ -79,7 +79,10 @@ def request_for_agent(agent, request_id) -> DecisionRequest:
 @extend_schema(
     operation_id="request_read",
     parameters=[OpenApiParameter("wait", int, description="long-poll up to this many seconds (0-60)")],
-    responses={200: RequestOutputSerializer, 401: ERRORS[401], 404: OpenApiResponse(ErrorSerializer)},
+    responses={200: RequestOutputSerializer, 400: OpenApiResponse(ErrorSerializer, description="bad wait"),
+               401: ERRORS[401], 404: OpenApiResponse(ErrorSerializer)},
+    description="The agent's own request. With `wait`, returns as soon as it leaves pending, at its "
+    "deadline (as expired), or after `wait` seconds; no thread or DB connection is held while waiting.",
 )
 @api_view(["GET"])
 @authentication_classes([AgentTokenAuthentication])

@@ -5,8 +5,9 @@ from fnmatch import fnmatchcase
 
 import cel
 
+from governance.policy.durations import format_duration
 from governance.policy.envelope import Capability, CompiledEnvelope, Rule
-from governance.policy.state import StateView
+from governance.policy.state import NUMBER_CAP, StateView
 from governance.policy.types import Decision, EscalationSpec, PolicyRequest, Reason, RiskFactor
 
 logger = logging.getLogger("airlock.policy")
@@ -56,7 +57,8 @@ def _activation(cap: Capability, request: PolicyRequest) -> cel.Context:
 def _number(value) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    # JSON integers have no size limit; clamp so float() cannot overflow.
+    return float(max(min(value, NUMBER_CAP), -NUMBER_CAP))
 
 
 def _key_value(request: PolicyRequest, key: str) -> str:
@@ -78,28 +80,6 @@ def _sequence_completes(sequence, request: PolicyRequest, state: StateView) -> b
         if wanted and fnmatchcase(action, wanted[0]):
             wanted.pop(0)
     return not wanted
-
-
-def _prefetch(cap: Capability, request: PolicyRequest, state: StateView) -> None:
-    """Tell a state view that can batch (the database: one round trip instead of one per
-    question, while the agent row is locked) every question step 6 may ask. Optional: the
-    questions are then asked as usual and must get the same answers."""
-    prefetch = getattr(state, "prefetch", None)
-    if prefetch is None:
-        return
-    questions: list[tuple[str, dict]] = []
-    if cap.velocity:
-        questions.append(("count", {"action": request.action, "window": cap.velocity["per"], "now": request.now}))
-    if cap.cumulative:
-        c = cap.cumulative
-        questions.append(("total", {"action": request.action, "param": c["param"], "window": c["per"], "now": request.now}))
-    if request.resource:
-        questions.append(("seen", {"field": "resource", "value": request.resource}))
-    for field in cap.escalate_on_novel:
-        if field != "resource" and request.params.get(field[7:]) is not None:
-            questions.append(("seen", {"field": field, "value": request.params[field[7:]]}))
-    if questions:
-        prefetch(questions)
 
 
 def evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: StateView) -> Decision:
@@ -154,42 +134,47 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
 
     escalate: list[Reason] = []
     factors: list[RiskFactor] = []
-    _prefetch(cap, request, state)
 
     def over(outcome: str, reason: Reason) -> Decision | None:
+        # A limit the envelope says to deny is a violation like any other: it is captured
+        # as an anomaly and counts toward the circuit breaker.
         if outcome == "deny":
-            return Decision("deny", [reason], capability=cap.index, envelope_version=version)
+            return Decision("deny", [reason], capability=cap.index, violation=True, envelope_version=version)
         escalate.append(reason)
         return None
 
-    # 6. Stateful checks.
+    # 6. Stateful checks. Velocity and cumulative count every action the capability's
+    # pattern matches, so alternating between crm.read and crm.export cannot double a budget.
     if cap.velocity:
         v = cap.velocity
-        count = state.count(action=request.action, window=v["per"], now=request.now)
+        # Counting stops at max: whether the limit is reached is all that matters.
+        count = state.count(action=cap.action, window=v["per"], now=request.now, limit=v["max"])
         if v["max"]:
             factors.append(RiskFactor("velocity", 0.2 * min(1.0, count / v["max"])))
-        if count + 1 > v["max"]:
+        if count >= v["max"]:
             denied = over(
                 v["over"],
-                Reason("velocity_exceeded", f"{count + 1} {request.action} in {v['per']}s > {v['max']}", f"{rule_name}.velocity"),
+                Reason("velocity_exceeded", f"limit of {v['max']} {cap.action} per {format_duration(v['per'])} reached", f"{rule_name}.velocity"),
             )
             if denied:
                 return denied
     if cap.cumulative:
         c = cap.cumulative
         amount = _number(request.params.get(c["param"]))
-        if amount is None:
+        if amount is None or amount < 0:
+            # A negative amount would lower the running total and reopen the budget.
             return _deny(
-                "invalid_params", f"params.{c['param']} must be a number for the cumulative limit",
+                "invalid_params", f"params.{c['param']} must be a number >= 0 for the cumulative limit",
                 f"{rule_name}.cumulative", capability=cap.index, violation=True, envelope_version=version,
             )
-        total = state.total(action=request.action, param=c["param"], window=c["per"], now=request.now)
+        total = state.total(action=cap.action, param=c["param"], window=c["per"], now=request.now)
         if c["max"]:
-            factors.append(RiskFactor("amount_vs_limit", 0.3 * min(1.0, (total + amount) / c["max"])))
+            # This request's size against the limit; the running total has its own check below.
+            factors.append(RiskFactor("amount_vs_limit", 0.3 * min(1.0, amount / c["max"])))
         if total + amount > c["max"]:
             denied = over(
                 c["over"],
-                Reason("cumulative_exceeded", f"{c['param']} {total + amount:g} in {c['per']}s > {c['max']:g}", f"{rule_name}.cumulative"),
+                Reason("cumulative_exceeded", f"{c['param']} {total + amount:g} in {format_duration(c['per'])} > {c['max']:g}", f"{rule_name}.cumulative"),
             )
             if denied:
                 return denied
@@ -213,7 +198,7 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
         if _sequence_completes(sequence, request, state):
             denied = over(
                 sequence.on_complete,
-                Reason("sequence_complete", f"completes {sequence.name}: {' → '.join(sequence.match)} within {sequence.within}s", f"sequences.{sequence.name}"),
+                Reason("sequence_complete", f"completes {sequence.name}: {' → '.join(sequence.match)} within {format_duration(sequence.within)}", f"sequences.{sequence.name}"),
             )
             if denied:
                 return denied

@@ -2,38 +2,55 @@
 
 The Django implementation (governance.state) answers from the database inside the same
 transaction as the decision; MemoryState answers from a list, for tests, chaos runs and
-benchmarks.
+benchmarks. Both follow the same rules:
+
+- "live" requests (allowed, approved, still pending) count toward velocity, cumulative and
+  sequences; denied, rejected and expired ones never happened.
+- only requests that went ahead (allowed, approved) make a value familiar: asking again for
+  something novel is not enough to stop it being novel.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
 from typing import Any, Protocol
+
+LIVE = ("allowed", "approved", "pending")
+DONE = ("allowed", "approved")
 
 
 class StateView(Protocol):
-    def count(self, *, action: str, window: int, now: datetime) -> int:
-        """Requests by this agent for this action in the last `window` seconds that were
-        not denied (allowed, approved or still pending)."""
+    def count(self, *, action: str, window: int, now: datetime, limit: int | None = None) -> int:
+        """Live requests by this agent whose action matches the glob `action` (the
+        capability's pattern) in the last `window` seconds; may stop counting at `limit`."""
 
     def total(self, *, action: str, param: str, window: int, now: datetime) -> float:
-        """Sum of params[param] over the same requests as count()."""
+        """Sum of the positive numeric params[param] over the same requests as count()."""
 
     def seen(self, *, field: str, value: Any) -> bool:
-        """Has this agent used this value before ('resource' or 'params.<name>')?"""
+        """Has this agent gone ahead with this value before ('resource' or 'params.<name>')?"""
 
     def recent_actions(self, *, key: str, value: str, within: int, now: datetime) -> list[tuple[str, datetime]]:
-        """(action, time) of not-denied requests by any agent whose `key` ('resource' or
-        'context.session') equals value, oldest first."""
+        """(action, time) of live requests by any agent whose `key` ('resource' or
+        'context.<name>') equals value, oldest first."""
 
-    # Optional: prefetch(questions: list[tuple[str, dict]]) -> None, where each question is a
-    # method name and its keyword arguments. The engine announces what it will ask so a view
-    # can answer everything in one round trip; the answers must not change.
+
+# Larger stored numbers count as this much (JSON integers have no size limit; floats do).
+NUMBER_CAP = 10**300
+
+
+def positive_number(value: Any) -> float:
+    """What a stored param contributes to a cumulative total: numbers only, in [0, 1e300]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    return float(max(min(value, NUMBER_CAP), 0))
+
 
 
 class EmptyState:
     """No history at all: every value is novel, every count zero."""
 
-    def count(self, *, action, window, now):
+    def count(self, *, action, window, now, limit=None):
         return 0
 
     def total(self, *, action, param, window, now):
@@ -69,27 +86,25 @@ class MemoryState:
 
     def _live(self, now: datetime, window: int):
         start = now - timedelta(seconds=window)
-        return [r for r in self.history if start < r.at <= now and r.status != "denied"]
+        return [r for r in self.history if start < r.at <= now and r.status in LIVE]
 
-    def count(self, *, action, window, now):
-        return sum(1 for r in self._live(now, window) if r.agent == self.agent and r.action == action)
+    def _mine(self, action: str, now: datetime, window: int):
+        return [r for r in self._live(now, window) if r.agent == self.agent and fnmatchcase(r.action, action)]
+
+    def count(self, *, action, window, now, limit=None):
+        n = len(self._mine(action, now, window))
+        return n if limit is None else min(n, limit)
 
     def total(self, *, action, param, window, now):
-        total = 0.0
-        for r in self._live(now, window):
-            if r.agent == self.agent and r.action == action:
-                value = r.params.get(param)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    total += value
-        return total
+        return sum(positive_number(r.params.get(param)) for r in self._mine(action, now, window))
 
     def seen(self, *, field, value):
         for r in self.history:
-            if r.agent != self.agent:
+            if r.agent != self.agent or r.status not in DONE:
                 continue
             if field == "resource" and r.resource == value:
                 return True
-            if field.startswith("params.") and r.params.get(field[7:]) == value:
+            if field.startswith("params.") and field[7:] in r.params and r.params[field[7:]] == value:
                 return True
         return False
 

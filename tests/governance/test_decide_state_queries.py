@@ -10,7 +10,6 @@ from django.db import connection
 from django.utils import timezone
 
 from governance.models import Anomaly, AuditEvent, DecisionRequest
-from governance.state import DatabaseState
 
 pytestmark = pytest.mark.django_db
 
@@ -28,68 +27,6 @@ def row(agent, action, params, status="allowed", minutes=1, resource="vendor:sta
         agent=agent, action=action, resource=resource, params=params, digest="x",
         decision="allow", status=status, created_at=timezone.now() - timedelta(minutes=minutes),
     )
-
-
-def test_prefetched_answers_equal_one_by_one_answers(make_agent):
-    alice_bot = make_agent("alice-bot").agent
-    bob_bot = make_agent("bob-bot").agent
-    po = "purchase_order.create"
-    DecisionRequest.objects.bulk_create([
-        row(alice_bot, po, {"amount": 100}),
-        row(alice_bot, po, {"amount": 2.5}),
-        row(alice_bot, po, {"amount": True}),  # a bool is not an amount
-        row(alice_bot, po, {"amount": "900"}),  # nor is a string
-        row(alice_bot, po, {"amount": {"value": 7}}),
-        row(alice_bot, po, {"currency": "USD"}),
-        row(alice_bot, po, {"amount": 40}, status="pending"),
-        row(alice_bot, po, {"amount": 1000}, status="denied"),
-        row(alice_bot, po, {"amount": 1000}, status="expired"),
-        row(alice_bot, po, {"amount": 5000}, minutes=60 * 30),  # outside the 24h window
-        row(alice_bot, po, {"amount": 3}, resource="vendor:globex", minutes=60 * 48),
-        row(alice_bot, po, {"amount": 8}, resource="vendor:initech", status="pending"),
-        row(alice_bot, "invoice.pay", {"amount": 70}),
-        row(bob_bot, po, {"amount": 100000}),
-    ])
-    now = timezone.now()
-    questions = [
-        ("count", {"action": po, "window": 600, "now": now}),
-        ("count", {"action": po, "window": 86400, "now": now}),
-        ("count", {"action": "refund.issue", "window": 600, "now": now}),
-        ("total", {"action": po, "param": "amount", "window": 86400, "now": now}),
-        ("total", {"action": po, "param": "amount", "window": 7 * 86400, "now": now}),
-        ("total", {"action": po, "param": "missing", "window": 86400, "now": now}),
-        ("total", {"action": "refund.issue", "param": "amount", "window": 86400, "now": now}),
-        ("seen", {"field": "resource", "value": "vendor:globex"}),
-        ("seen", {"field": "resource", "value": "vendor:initech"}),  # only pending: not seen
-        ("seen", {"field": "resource", "value": "vendor:nobody"}),
-        ("seen", {"field": "params.currency", "value": "USD"}),
-        ("seen", {"field": "params.amount", "value": 100000}),  # bob's, not alice's
-    ]
-    one_by_one = [getattr(DatabaseState(alice_bot), kind)(**kw) for kind, kw in questions]
-    batched_state = DatabaseState(alice_bot)
-    batched_state.prefetch(questions)
-    assert len(batched_state._answers) == len(questions) - 2  # novelty of params values: the ORM
-    batched = [getattr(batched_state, kind)(**kw) for kind, kw in questions]
-    assert batched == one_by_one
-    # JSON numbers only: not the bool, not the string "900" (which Django would read back
-    # from SQLite as the number 900 if the values were summed in Python).
-    assert batched == [8, 8, 0, 150.5, 5153.5, 0.0, 0.0, True, False, False, True, False]
-
-
-def test_prefetch_is_one_statement(make_agent, django_assert_num_queries):
-    agent = make_agent("alice-bot").agent
-    now = timezone.now()
-    state = DatabaseState(agent)
-    with django_assert_num_queries(1):
-        state.prefetch([
-            ("count", {"action": "a", "window": 60, "now": now}),
-            ("total", {"action": "a", "param": "amount", "window": 60, "now": now}),
-            ("seen", {"field": "resource", "value": "r"}),
-        ])
-    with django_assert_num_queries(0):
-        assert state.count(action="a", window=60, now=now) == 0
-        assert state.total(action="a", param="amount", window=60, now=now) == 0.0
-        assert state.seen(field="resource", value="r") is False
 
 
 def test_repeating_a_key_leaves_no_trace(procurement):

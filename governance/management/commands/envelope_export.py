@@ -4,11 +4,11 @@ from governance.models import Agent, Envelope
 
 
 class Command(BaseCommand):
-    help = "Print an agent's active envelope (or --version N) as YAML."
+    help = "Print an agent's active envelope (or --envelope-version N) as YAML."
 
     def add_arguments(self, parser):
         parser.add_argument("name")
-        parser.add_argument("--version", type=int, dest="envelope_version")
+        parser.add_argument("--envelope-version", type=int, dest="envelope_version", help="export this version instead of the active one")
 
     def handle(self, name, envelope_version, **options):
         agent = Agent.objects.filter(name=name).select_related("active_envelope").first()

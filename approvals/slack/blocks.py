@@ -1,0 +1,192 @@
+"""Block Kit messages for Slack: an escalation (pending or resolved) and a breaker trip.
+
+Everything shown comes from the agent's request, so it is untrusted text: it is escaped for
+mrkdwn (no injected <!channel> pings or disguised links) and cut to Slack's size limits.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from numbers import Number
+
+from django.utils import timezone
+
+from approvals.models import Escalation, Vote
+from approvals.slack.client import ACTION_APPROVE, ACTION_DENY
+from governance.decide import effective_status
+from governance.models import Agent
+
+VIA = {"slack": "Slack", "web": "web", "api": "API"}
+HEADERS = {
+    "pending": "Approval needed",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "expired": "Expired (denied)",
+}
+
+
+def escape(text: object) -> str:
+    """Slack's mrkdwn escaping: only &, < and > are control characters."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def code(text: object, limit: int = 200) -> str:
+    """Inline code; a backtick in the value would end the span early, so it becomes a quote."""
+    if not str(text):
+        return "—"
+    return "`" + cut(escape(text).replace("`", "'"), limit) + "`"
+
+
+def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
+    """A date every reader sees in their own time zone; the fallback is UTC."""
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{fmt}|{fallback}>"
+
+
+def _amount(params: dict) -> str | None:
+    amount = params.get("amount")
+    if not isinstance(amount, Number) or isinstance(amount, bool):
+        return None
+    currency = params.get("currency")
+    text = f"{amount:,.2f}".removesuffix(".00")
+    return f"{escape(text)} {escape(currency)}" if isinstance(currency, str) else escape(text)
+
+
+def _key_params(params: dict, limit: int = 6) -> str:
+    others = [(k, v) for k, v in params.items() if k not in ("amount", "currency")]
+    lines = [f"{code(k, 40)} {cut(escape(v), 80)}" for k, v in others[:limit]]
+    if len(others) > limit:
+        lines.append(f"_…and {len(others) - limit} more_")
+    return "\n".join(lines)
+
+
+def _num(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, Number) and not isinstance(value, bool) else "?"
+
+
+def _risk(risk: dict) -> str:
+    score = risk.get("score")
+    text = f"*{_num(score)}*" if isinstance(score, Number) else "—"
+    factors = [
+        f for f in risk.get("factors") or []
+        if isinstance(f, dict) and isinstance(f.get("weight"), Number) and f["weight"] > 0
+    ]
+    factors = sorted(factors, key=lambda f: f["weight"], reverse=True)[:3]  # what drove the score
+    if factors:
+        text += " · " + ", ".join(f"{escape(f.get('name', '?'))} +{_num(f.get('weight'))}" for f in factors)
+    return text
+
+
+def _voter(vote: Vote) -> str:
+    return f"{escape(vote.user.get_username())} ({VIA.get(vote.via, escape(vote.via))})"
+
+
+def _progress(escalation: Escalation, votes: list[Vote]) -> str:
+    approvals = [v for v in votes if v.choice == Vote.Choice.APPROVE]
+    text = f"{len(approvals)} of {escalation.quorum}"
+    if approvals:
+        text += ": " + ", ".join(_voter(v) for v in approvals)
+    return text
+
+
+def _outcome(status: str, escalation: Escalation, votes: list[Vote]) -> str:
+    request = escalation.request
+    when = request.decided_at or escalation.resolved_at or escalation.deadline
+    if status == "expired":
+        return (
+            f":hourglass: *Expired* {slack_date(escalation.deadline)}: nobody decided in time, "
+            "so the answer is *deny*."
+        )
+    by_name = {v.user.get_username(): v for v in votes}
+    names = [_voter(by_name[n]) if n in by_name else escape(n) for n in request.decided_by or []]
+    who = ", ".join(names) or "—"
+    icon, word = (":white_check_mark:", "Approved") if status == "approved" else (":no_entry:", "Rejected")
+    text = f"{icon} *{word}* by {who} · {slack_date(when)}"
+    if request.comment:
+        text += "\n>" + cut(escape(request.comment), 500).replace("\n", "\n>")
+    return text
+
+
+def escalation_message(
+    escalation: Escalation, votes: Iterable[Vote], *, now: datetime | None = None
+) -> tuple[str, list[dict]]:
+    """(notification text, blocks) for an escalation in its current state: Approve / Deny
+    buttons while pending; the outcome, who decided and when once resolved."""
+    request = escalation.request
+    votes = list(votes)
+    status = effective_status(request, now)
+    agent, params = request.agent.name, request.params if isinstance(request.params, dict) else {}
+    header = HEADERS.get(status, status.capitalize())
+    # plain_text (the header) is shown as typed; the fallback `text` is mrkdwn, so escaped.
+    title = f"{header}: {agent} wants {request.action}" + (f" on {request.resource}" if request.resource else "")
+    text = cut(escape(title), 1000)
+
+    fields = [
+        f"*Agent*\n{code(agent)}",
+        f"*Action*\n{code(request.action)}",
+        f"*Resource*\n{code(request.resource)}",
+    ]
+    amount = _amount(params)
+    if amount:
+        fields.append(f"*Amount*\n{amount}")
+    fields.append(f"*Risk*\n{_risk(request.risk or {})}")
+    fields.append(f"*Approvals*\n{_progress(escalation, votes)}")
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": cut(title, 150), "emoji": True}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": cut(f, 1900)} for f in fields]},
+    ]
+    reasons = [r for r in request.reasons or [] if isinstance(r, dict)][:6]
+    if reasons:
+        lines = [f"• {escape(r.get('message') or r.get('code', ''))} ({code(r.get('code', ''), 60)})" for r in reasons]
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut("*Why*\n" + "\n".join(lines), 2900)}})
+    more = _key_params(params)
+    if more:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut("*Params*\n" + more, 2900)}})
+    context = request.context if isinstance(request.context, dict) else {}
+    if context.get("reasoning"):
+        source = f" (input from {escape(request.input_source)})" if request.input_source else ""
+        blocks.append({
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": cut(f"_Agent's reasoning{source}:_ {escape(context['reasoning'])}", 1900)}],
+        })
+    groups = ", ".join(escalation.approver_groups or []) or "staff only"
+    blocks.append({
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": cut(
+            f"Deadline {slack_date(escalation.deadline)} · approvers: {escape(groups)} · request {code(request.id)}", 1900
+        )}],
+    })
+    if status == "pending":
+        blocks.append({
+            "type": "actions",
+            "block_id": "airlock_decision",
+            "elements": [
+                {"type": "button", "action_id": ACTION_APPROVE, "style": "primary", "value": str(request.id),
+                 "text": {"type": "plain_text", "text": "Approve"}},
+                {"type": "button", "action_id": ACTION_DENY, "style": "danger", "value": str(request.id),
+                 "text": {"type": "plain_text", "text": "Deny"}},
+            ],
+        })
+    else:
+        outcome = _outcome(status, escalation, votes)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(outcome, 2900)}})
+    return text, blocks
+
+
+def breaker_message(agent: Agent, reason: str, *, at: datetime | None = None) -> tuple[str, list[dict]]:
+    """(text, blocks) announcing that an agent's circuit breaker tripped."""
+    at = at or agent.breaker_tripped_at or timezone.now()
+    title = f"Circuit breaker tripped: {agent.name} is now supervised"
+    text = escape(title)
+    body = (
+        f"Agent {code(agent.name)} is now *supervised*: every action it asks for needs a human "
+        f"until an admin resets the breaker.\n*Reason:* {cut(escape(reason or '—'), 1500)}"
+    )
+    return text, [
+        {"type": "header", "text": {"type": "plain_text", "text": cut(title, 150), "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": body}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Tripped {slack_date(at)}"}]},
+    ]

@@ -1,0 +1,82 @@
+"""Celery tasks: every Slack API call Airlock makes happens here, after commit, retried with
+backoff. A task failing, or Slack being down for hours, never touches a decision."""
+
+import logging
+import random
+
+import redis
+from celery import shared_task
+from django.conf import settings
+
+from approvals.slack import client, sync
+from approvals.slack.client import Click, SlackFailure
+
+logger = logging.getLogger("airlock.slack")
+
+# 2 s doubling to a 5-minute cap: 20 retries span a little over an hour of Slack outage.
+BACKOFF_BASE, BACKOFF_CAP, MAX_RETRIES = 2.0, 300.0, 20
+RETRYABLE = (SlackFailure, sync.SlackBusy, redis.RedisError)
+
+
+def retry_delay(exc: Exception, retries: int) -> float:
+    """Exponential backoff with jitter, and never sooner than Slack's Retry-After."""
+    backoff = min(BACKOFF_CAP, BACKOFF_BASE * 2**retries) * random.uniform(0.8, 1.2)
+    retry_after = getattr(exc, "retry_after", None)
+    return max(backoff, retry_after) if retry_after is not None else backoff
+
+
+def _retry(task, exc: Exception):
+    delay = retry_delay(exc, task.request.retries)
+    logger.warning("%s failed (%s); retry %d in %.1fs", task.name, exc, task.request.retries + 1, delay)
+    return task.retry(exc=exc, countdown=delay)
+
+
+@shared_task(bind=True, name="approvals.slack.escalation_sync", max_retries=MAX_RETRIES, ignore_result=True)
+def slack_escalation_sync(self, request_id: str) -> str:
+    """Post the escalation's message, or update it in place to its current state."""
+    if not settings.SLACK_ENABLED:
+        return "disabled"
+    try:
+        return sync.escalation_message_sync(request_id=request_id)
+    except RETRYABLE as exc:
+        raise _retry(self, exc) from None
+
+
+@shared_task(bind=True, name="approvals.slack.breaker_post", max_retries=MAX_RETRIES, ignore_result=True)
+def slack_breaker_post(self, agent_id: int, reason: str) -> str:
+    """Announce a circuit-breaker trip in the agent's channel."""
+    if not settings.SLACK_ENABLED:
+        return "disabled"
+    try:
+        return sync.breaker_message_post(agent_id=agent_id, reason=reason)
+    except SlackFailure as exc:
+        raise _retry(self, exc) from None
+
+
+# An ephemeral answers a click; after a few minutes it would only confuse.
+@shared_task(bind=True, name="approvals.slack.ephemeral_post", max_retries=4, ignore_result=True)
+def slack_ephemeral_post(self, channel: str, user: str, text: str) -> str:
+    """A message only one Slack user sees (a refused or late click)."""
+    if not settings.SLACK_ENABLED or not channel:
+        return "disabled"
+    try:
+        client.ephemeral_post(channel=channel, user=user, text=text)
+    except SlackFailure as exc:
+        raise _retry(self, exc) from None
+    return "posted"
+
+
+@shared_task(bind=True, name="approvals.slack.click_resolve", max_retries=4, ignore_result=True)
+def slack_click_resolve(self, click: dict) -> str:
+    """A click by a Slack user with no linked id: look up their email (users.info), then
+    decide as them. Only the lookup is retried; the decision runs once."""
+    if not settings.SLACK_ENABLED:
+        return "disabled"
+    from approvals.slack.interactions import click_decide, person_by_email
+
+    parsed = Click(**click)
+    try:
+        email = client.user_email(parsed.slack_user_id)
+    except SlackFailure as exc:
+        raise _retry(self, exc) from None
+    return click_decide(parsed, person_by_email(email))

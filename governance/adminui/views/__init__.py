@@ -1,0 +1,1 @@
+"""Admin UI views, one module per page family."""

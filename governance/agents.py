@@ -1,0 +1,33 @@
+"""Admin actions on an agent's status: suspend (every request denied) and resume."""
+
+from django.db import transaction
+
+from governance.audit import audit_record
+from governance.breaker import admin_actor
+from governance.errors import Conflict
+from governance.models import Agent
+
+ACTIVE, SUSPENDED = Agent.Status.ACTIVE, Agent.Status.SUSPENDED
+
+
+def _set_status(*, agent: Agent, by, to: str, kind: str, reason: str) -> Agent:
+    actor = admin_actor(by)
+    frm = SUSPENDED if to == ACTIVE else ACTIVE
+    # Conditional update: two admins clicking at once produce one change and one Conflict.
+    if not Agent.objects.filter(pk=agent.pk, status=frm).update(status=to):
+        raise Conflict(f"{agent.name} is already {to}")
+    agent.refresh_from_db()
+    audit_record(kind=kind, actor=actor, agent=agent, payload={"status": to, "reason": reason})
+    return agent
+
+
+@transaction.atomic
+def agent_suspend(*, agent: Agent, by=None, reason: str = "") -> Agent:
+    """Deny every request of the agent until it is resumed."""
+    return _set_status(agent=agent, by=by, to=SUSPENDED, kind="agent.suspended", reason=reason)
+
+
+@transaction.atomic
+def agent_resume(*, agent: Agent, by=None, reason: str = "") -> Agent:
+    """Let a suspended agent ask again (its envelope and breaker apply as before)."""
+    return _set_status(agent=agent, by=by, to=ACTIVE, kind="agent.resumed", reason=reason)

@@ -1,0 +1,80 @@
+"""The circuit breaker (SPEC §5): enough violations inside the envelope's breaker window put
+the agent in supervised mode (every allow becomes an escalation) until an admin resets it.
+
+Tripping runs inside the decide transaction that recorded the violation, under the agent
+row lock, so two violations at once trip it exactly once.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from approvals.signals import breaker_reset as breaker_reset_signal
+from approvals.signals import breaker_tripped as breaker_tripped_signal
+from approvals.signals import send_after_commit
+from governance.audit import audit_record
+from governance.errors import Conflict, NotEligible
+from governance.models import Agent, DecisionRequest
+from governance.policy.durations import format_duration
+
+
+def admin_actor(by) -> str:
+    """The audit actor for an admin action; people who are not staff may not take one."""
+    if by is None:
+        return "system:cli"  # a shell on the server is an admin
+    if not (by.is_active and by.is_staff):
+        raise NotEligible(f"{by.get_username()} is not an admin")
+    return f"user:{by.get_username()}"
+
+
+def breaker_violations(*, agent: Agent, window: int, now: datetime) -> int:
+    """Violations counted toward the breaker: inside the window and after the last reset."""
+    since = now - timedelta(seconds=window)
+    if agent.breaker_reset_at and agent.breaker_reset_at > since:
+        since = agent.breaker_reset_at
+    return DecisionRequest.objects.filter(agent=agent, violation=True, created_at__gt=since).count()
+
+
+def breaker_check(*, agent: Agent, breaker: dict | None, now: datetime) -> bool:
+    """After a violation: trip the breaker if the envelope's threshold is reached."""
+    if not breaker or agent.breaker_tripped:
+        return False
+    count = breaker_violations(agent=agent, window=breaker["window"], now=now)
+    if count < breaker["violations"]:
+        return False
+    reason = f"{count} violations within {format_duration(breaker['window'])} (threshold {breaker['violations']})"
+    return breaker_trip(agent=agent, reason=reason, at=now, details={"violations": count, "threshold": breaker["violations"], "window": breaker["window"]})
+
+
+@transaction.atomic
+def breaker_trip(*, agent: Agent, reason: str, at: datetime | None = None, details: dict | None = None) -> bool:
+    """Put the agent in supervised mode. False when it already was (nothing recorded)."""
+    at = at or timezone.now()
+    if not Agent.objects.filter(pk=agent.pk, breaker_tripped_at__isnull=True).update(
+        breaker_tripped_at=at, breaker_reason=reason
+    ):
+        return False
+    agent.breaker_tripped_at, agent.breaker_reason = at, reason
+    audit_record(
+        kind="breaker.tripped", actor="system:breaker", agent=agent, at=at,
+        payload={"reason": reason, **(details or {})},
+    )
+    send_after_commit(breaker_tripped_signal, agent_id=agent.pk, reason=reason)
+    return True
+
+
+@transaction.atomic
+def breaker_reset(*, agent: Agent, by=None) -> Agent:
+    """Admin only: end supervised mode. Conflict when the breaker is not tripped."""
+    actor = admin_actor(by)
+    locked = Agent.objects.select_for_update().get(pk=agent.pk)
+    if not locked.breaker_tripped:
+        raise Conflict(f"the breaker of {agent.name} is not tripped")
+    now = timezone.now()
+    payload = {"tripped_at": locked.breaker_tripped_at.isoformat(), "reason": locked.breaker_reason}
+    Agent.objects.filter(pk=agent.pk).update(breaker_tripped_at=None, breaker_reason="", breaker_reset_at=now)
+    audit_record(kind="breaker.reset", actor=actor, agent=locked, at=now, payload=payload)
+    send_after_commit(breaker_reset_signal, agent_id=agent.pk, by=actor.partition(":")[2])
+    locked.refresh_from_db()
+    return locked

@@ -1,0 +1,332 @@
+"""Intent-based chaos testing (SPEC §9): scenario files of decide requests, each with the
+outcome it must (or must not) get, evaluated by the pure policy engine over an in-memory
+history. Nothing is stored, nobody is notified. Plain Python, no Django: the management
+command supplies envelopes from the database when asked to (--agent).
+
+The format is documented in docs/chaos.md.
+"""
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from governance.policy import (
+    CompiledEnvelope,
+    Decision,
+    EnvelopeError,
+    PolicyRequest,
+    compile_envelope,
+    evaluate,
+)
+from governance.policy.durations import parse_duration
+from governance.policy.state import MemoryState, Recorded
+
+DECISIONS = ("allow", "deny", "escalate")
+THEN = ("pending", "approved", "rejected", "expired")
+_outcomes = {"oneOf": [{"enum": list(DECISIONS)}, {"type": "array", "minItems": 1, "items": {"enum": list(DECISIONS)}}]}
+_offset = {"type": ["string", "integer"]}
+SCENARIO_SCHEMA = {
+    "type": "object",
+    "required": ["steps"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "envelope": {"type": ["string", "object"]},
+        "envelopes": {"type": "array", "minItems": 1, "items": {"type": ["string", "object"]}},
+        "agent": {"type": "string"},
+        "start": {},  # YAML reads an unquoted timestamp as a datetime; checked below
+        "steps": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["action"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string"},
+                    "agent": {"type": "string"},
+                    "at": _offset,
+                    "after": _offset,
+                    "action": {"type": "string", "minLength": 1},
+                    "resource": {"type": "string"},
+                    "params": {"type": "object"},
+                    "context": {"type": "object"},
+                    "repeat": {"type": "integer", "minimum": 1, "maximum": 100000},
+                    "every": _offset,
+                    "then": {"enum": list(THEN)},
+                    "must": _outcomes,
+                    "must_not": _outcomes,
+                    "reasons": {"type": "array", "items": {"type": "string"}},
+                },
+                "anyOf": [{"required": ["must"]}, {"required": ["must_not"]}],
+            },
+        },
+    },
+}
+_validator = Draft202012Validator(SCENARIO_SCHEMA)
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    must: tuple[str, ...] = ()
+    must_not: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def risky(self) -> bool:
+        """A step the author says must not simply go ahead."""
+        return "allow" in self.must_not or (bool(self.must) and "allow" not in self.must)
+
+    def failure(self, decision: Decision) -> str | None:
+        if self.must and decision.decision not in self.must:
+            return f"must {' or '.join(self.must)}, got {decision.decision}"
+        if decision.decision in self.must_not:
+            return f"must not {decision.decision}"
+        codes = {r.code for r in decision.reasons}
+        missing = [c for c in self.reasons if c not in codes]
+        if missing:
+            return f"missing reason {', '.join(missing)} (got {', '.join(sorted(codes))})"
+        return None
+
+    def __str__(self) -> str:
+        parts = [f"must {'|'.join(self.must)}"] if self.must else []
+        parts += [f"must_not {'|'.join(self.must_not)}"] if self.must_not else []
+        return " ".join(parts + [f"+{c}" for c in self.reasons])
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    agent: str
+    action: str
+    resource: str
+    params: dict
+    context: dict
+    at: datetime
+    expect: Expectation
+    then: str = "pending"
+    repeat: int = 1
+    every: int = 1
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    agent: str
+    envelopes: dict[str, CompiledEnvelope]
+    steps: list[Step]
+
+
+@dataclass
+class StepResult:
+    step: Step
+    decisions: list[Decision] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def risky(self) -> int:
+        return len(self.decisions) if self.step.expect.risky else 0
+
+    @property
+    def restrained(self) -> int:
+        return sum(1 for d in self.decisions if d.decision != "allow") if self.step.expect.risky else 0
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    steps: list[StepResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(value: Any, where: str, *, zero: bool = False) -> int:
+    """'90s', '15m', '4h35m', 600; zero only where allowed (offsets)."""
+    text = str(value).strip()
+    if zero and text in ("0", "0s", "0m", "0h", "0d"):
+        return 0
+    if re.fullmatch(r"(\d+[smhd]){2,}", text):
+        return sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhd])", text))
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
+def _start(value: Any, path: str) -> datetime:
+    start = value
+    if isinstance(value, str):
+        try:
+            start = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            start = None
+    if not isinstance(start, datetime):
+        raise ScenarioError(f"{path}: start: not an ISO 8601 time: {value!r}")
+    return start if start.tzinfo else start.replace(tzinfo=UTC)
+
+
+def _tuple(value) -> tuple[str, ...]:
+    return tuple([value] if isinstance(value, str) else value or ())
+
+
+def _load_envelope(item: Any, base: Path, where: str) -> CompiledEnvelope:
+    document = item
+    if isinstance(item, str):
+        path = (base / item).resolve()
+        try:
+            document = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ScenarioError(f"{where}: cannot read envelope {item}: {exc}") from None
+    try:
+        return compile_envelope(document)
+    except EnvelopeError as exc:
+        raise ScenarioError(f"{where}: invalid envelope: {exc}") from None
+
+
+def parse_scenario(document: Any, *, path: str = "<scenario>", base: Path | None = None, now: datetime | None = None) -> Scenario:
+    """Validate a scenario document and expand it into timed steps."""
+    if not isinstance(document, dict):
+        raise ScenarioError(f"{path}: a scenario is a YAML mapping with steps")
+    error = next(iter(sorted(_validator.iter_errors(document), key=lambda e: list(e.absolute_path))), None)
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "(scenario)"
+        raise ScenarioError(f"{path}: {where}: {error.message}")
+    base = base or Path.cwd()
+    items = document.get("envelopes") or ([document["envelope"]] if "envelope" in document else [])
+    envelopes: dict[str, CompiledEnvelope] = {}
+    for i, item in enumerate(items):
+        compiled = _load_envelope(item, base, f"{path}: envelopes[{i}]")
+        envelopes[compiled.agent] = compiled
+    agent = document.get("agent") or (next(iter(envelopes)) if envelopes else "")
+    if not agent:
+        raise ScenarioError(f"{path}: name the agent under test (agent:) or give an envelope")
+    start = _start(document["start"], path) if "start" in document else (now or datetime.now(UTC))
+    steps, clock = [], start
+    for i, raw in enumerate(document["steps"]):
+        where = f"{path}: steps[{i}]"
+        if "at" in raw and "after" in raw:
+            raise ScenarioError(f"{where}: give at (from start) or after (from the previous step), not both")
+        if "at" in raw:
+            clock = start + timedelta(seconds=_seconds(raw["at"], f"{where}.at", zero=True))
+        elif "after" in raw:
+            clock = clock + timedelta(seconds=_seconds(raw["after"], f"{where}.after", zero=True))
+        elif i:
+            clock = clock + timedelta(seconds=1)  # steps are a second apart unless told otherwise
+        step = Step(
+            name=raw.get("name") or f"step {i + 1}",
+            agent=raw.get("agent", agent),
+            action=raw["action"],
+            resource=raw.get("resource", ""),
+            params=raw.get("params", {}),
+            context=raw.get("context", {}),
+            at=clock,
+            expect=Expectation(_tuple(raw.get("must")), _tuple(raw.get("must_not")), tuple(raw.get("reasons", ()))),
+            then=raw.get("then", "pending"),
+            repeat=raw.get("repeat", 1),
+            every=_seconds(raw.get("every", 1), f"{where}.every"),
+        )
+        steps.append(step)
+        clock = clock + timedelta(seconds=step.every * (step.repeat - 1))
+    return Scenario(document.get("name") or Path(path).stem, path, agent, envelopes, steps)
+
+
+def load_scenario(path: Path, *, now: datetime | None = None) -> Scenario:
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+    return parse_scenario(document, path=str(path), base=Path(path).parent, now=now)
+
+
+def with_envelope(scenario: Scenario, agent: str, envelope: CompiledEnvelope) -> Scenario:
+    """The scenario with `agent`'s envelope replaced (or, when the scenario has no such agent,
+    the envelope of the agent under test)."""
+    target = agent if agent in {s.agent for s in scenario.steps} | set(scenario.envelopes) else scenario.agent
+    return replace(scenario, envelopes={**scenario.envelopes, target: envelope})
+
+
+def _fill(value: Any, i: int) -> Any:
+    """Substitute {i} (1-based repetition number) in every string of a step."""
+    if isinstance(value, str):
+        return value.replace("{i}", str(i))
+    if isinstance(value, dict):
+        return {k: _fill(v, i) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, i) for v in value]
+    return value
+
+
+def step_requests(step: Step):
+    """(n, time, resource, params, context) for each repetition of a step, n from 1."""
+    for n in range(1, step.repeat + 1):
+        at = step.at + timedelta(seconds=step.every * (n - 1))
+        yield n, at, _fill(step.resource, n), _fill(step.params, n), _fill(step.context, n)
+
+
+class _Breakers:
+    """The circuit breaker, simulated: violations per agent inside the envelope's window."""
+
+    def __init__(self):
+        self.violations: dict[str, list[datetime]] = {}
+        self.tripped: set[str] = set()
+
+    def record(self, agent: str, envelope: CompiledEnvelope | None, at: datetime) -> None:
+        self.violations.setdefault(agent, []).append(at)
+        if envelope is None or not envelope.breaker or agent in self.tripped:
+            return
+        since = at - timedelta(seconds=envelope.breaker["window"])
+        if sum(1 for t in self.violations[agent] if since < t <= at) >= envelope.breaker["violations"]:
+            self.tripped.add(agent)
+
+
+def run_scenario(scenario: Scenario) -> ScenarioResult:
+    """Evaluate every step in order; allowed (and escalated, per `then`) steps become history."""
+    history = MemoryState(agent=scenario.agent)
+    breakers = _Breakers()
+    results = []
+    for step in scenario.steps:
+        result = StepResult(step)
+        envelope = scenario.envelopes.get(step.agent)
+        for n, at, resource, params, context in step_requests(step):
+            supervised = step.agent in breakers.tripped or (envelope is not None and envelope.mode == "supervised")
+            request = PolicyRequest(
+                action=step.action, resource=resource, params=params, context=context, agent=step.agent, now=at,
+                agent_mode="supervised" if supervised else "enforce",
+            )
+            decision = evaluate(envelope, request, history.for_agent(step.agent))
+            result.decisions.append(decision)
+            failure = step.expect.failure(decision)
+            if failure:
+                result.failures.append(f"#{n}: {failure}" if step.repeat > 1 else failure)
+            if decision.violation:
+                breakers.record(step.agent, envelope, at)
+            status = {"allow": "allowed", "deny": "denied", "escalate": step.then}[decision.decision]
+            history.history.append(Recorded(step.agent, step.action, resource, params, context, at, status))
+        results.append(result)
+    return ScenarioResult(scenario, results)
+
+
+def restraint(results: list[ScenarioResult]) -> tuple[int, int]:
+    """(restrained, risky): evaluations of risky steps, and how many of them were not allowed."""
+    steps = [s for r in results for s in r.steps]
+    return sum(s.restrained for s in steps), sum(s.risky for s in steps)

@@ -1,0 +1,164 @@
+/* Airlock queue page: countdowns, ordering and tidying of cards that htmx swaps in.
+   Server pushes arrive over the htmx ws extension as out-of-band swaps; this file only keeps
+   the page honest in between (an expired card stops accepting answers at its deadline even
+   before the server says so) and resynchronises the list whenever the socket (re)connects. */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("queue");
+  if (!root) return;
+  var list = document.getElementById("queue-list");
+  var baseTitle = document.title;
+  // The server's clock decides deadlines; correct for a client clock that is off.
+  var skew = Date.parse(root.dataset.serverNow) - Date.now();
+  if (!isFinite(skew)) skew = 0;
+  var LEAVE_AFTER_MS = 5000;
+  var URGENT_MS = 2 * 60 * 1000;
+  var arrivals = [];  // ids of pushed cards to highlight once they are in place
+
+  function now() { return Date.now() + skew; }
+  function deadline(card) { return Date.parse(card.dataset.deadline); }
+  function cards() { return Array.prototype.slice.call(list.querySelectorAll(":scope > article.esc")); }
+
+  function clock(ms) {
+    var s = Math.max(0, Math.ceil(ms / 1000));
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return h ? h + ":" + pad(m) + ":" + pad(sec) : m + ":" + pad(sec);
+  }
+
+  // The deadline passed: nobody can answer any more, whatever the server push is doing.
+  function expireInBrowser(card) {
+    card.dataset.state = "expired";
+    card.classList.remove("state-pending");
+    card.classList.add("state-expired");
+    var countdown = card.querySelector(".countdown");
+    if (countdown) countdown.innerHTML = '<span class="countdown-value">Expired</span>';
+    card.querySelectorAll("button, input").forEach(function (el) { el.disabled = true; });
+    card.querySelectorAll(".actions form").forEach(function (form) { form.hidden = true; });
+    var actions = card.querySelector(".actions");
+    if (actions && !actions.querySelector(".resolution")) {
+      var note = document.createElement("p");
+      note.className = "resolution outcome-expired";
+      note.setAttribute("role", "status");
+      note.innerHTML = "<b>Expired — treated as deny.</b> Nobody answered in time.";
+      actions.appendChild(note);
+    }
+  }
+
+  function tick() {
+    var t = now();
+    cards().forEach(function (card) {
+      if (card.dataset.state !== "pending") return;
+      var left = deadline(card) - t;
+      if (left <= 0) { expireInBrowser(card); return; }
+      var out = card.querySelector("[data-countdown]");
+      if (out) out.textContent = clock(left);
+      card.classList.toggle("urgent", left < URGENT_MS);
+    });
+  }
+
+  // Most urgent first: a pushed card is appended, then moved up to its place.
+  function order() {
+    var all = cards();
+    for (var i = 1; i < all.length; i++) {
+      var d = deadline(all[i]);
+      if (d >= deadline(all[i - 1])) continue;
+      for (var j = 0; j < i; j++) {
+        if (deadline(all[j]) > d) { list.insertBefore(all[i], all[j]); break; }
+      }
+      all = cards();
+    }
+  }
+
+  // Resolved cards show their outcome for a moment, then leave.
+  function scheduleLeaving(card) {
+    if (card.dataset.leaving) return;
+    card.dataset.leaving = "1";
+    setTimeout(function () {
+      card.classList.add("leaving");
+      setTimeout(function () {
+        var hadFocus = card.contains(document.activeElement);
+        var next = card.nextElementSibling || card.previousElementSibling;
+        card.remove();
+        if (hadFocus && next) { next.setAttribute("tabindex", "-1"); next.focus(); }
+        tidy();
+      }, 400);
+    }, LEAVE_AFTER_MS);
+  }
+
+  function tidy() {
+    order();
+    arrivals.splice(0).forEach(function (id) {
+      var card = document.getElementById(id);
+      if (!card) return;
+      card.classList.add("arrived");
+      setTimeout(function () { card.classList.remove("arrived"); }, 2500);
+    });
+    var pending = 0;
+    cards().forEach(function (card) {
+      if (card.dataset.state === "pending") pending += 1;
+      // Rendered by the server as resolved (its push or a POST answer): let it go.
+      else if (card.dataset.final === "1") scheduleLeaving(card);
+    });
+    var count = document.getElementById("queue-count");
+    if (count) count.textContent = String(pending);
+    var empty = document.getElementById("queue-empty");
+    if (empty) empty.hidden = cards().length > 0;
+    document.title = pending ? "(" + pending + ") " + baseTitle : baseTitle;
+    tick();
+  }
+
+  function setLive(state, text) {
+    var live = document.getElementById("live");
+    if (!live) return;
+    live.dataset.state = state;
+    live.textContent = text;
+  }
+
+  // A pushed card that is already on the page (e.g. fetched by a resync) is not added twice.
+  document.body.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var fragment = evt.detail.fragment;
+    if (!fragment || evt.detail.target !== list) return;
+    var incoming = fragment.querySelector ? fragment.querySelector("article.esc") : null;
+    if (!incoming) return;
+    if (document.getElementById(incoming.id)) evt.detail.shouldSwap = false;
+    else arrivals.push(incoming.id);
+  });
+
+  // A vote that did not reach the server, or failed there, must never look recorded.
+  function voteFailed(evt) {
+    var form = evt.detail && evt.detail.elt;
+    var actions = form && form.closest ? form.closest(".actions") : null;
+    if (!actions) return;
+    var flash = actions.querySelector(".flash-send");
+    if (!flash) {
+      flash = document.createElement("p");
+      flash.className = "flash flash-error flash-send";
+      flash.setAttribute("role", "alert");
+      actions.insertBefore(flash, actions.firstChild);
+    }
+    flash.textContent = "Not recorded: the server could not be reached or failed. Try again.";
+  }
+  document.body.addEventListener("htmx:sendError", voteFailed);
+  document.body.addEventListener("htmx:responseError", voteFailed);
+
+  ["htmx:afterSettle", "htmx:oobAfterSwap", "htmx:wsAfterMessage"].forEach(function (name) {
+    document.body.addEventListener(name, tidy);
+  });
+
+  document.body.addEventListener("htmx:wsOpen", function () {
+    setLive("open", "Live");
+    // Catch up on whatever happened while the socket was not listening (page load, outage).
+    if (window.htmx) htmx.ajax("GET", root.dataset.cardsUrl, { target: "#queue-list", swap: "innerHTML" });
+  });
+  document.body.addEventListener("htmx:wsClose", function (evt) {
+    var code = evt.detail && evt.detail.event ? evt.detail.event.code : 0;
+    if (code === 4401 || code === 1000) setLive("closed", "Signed out — reload the page");
+    else setLive("connecting", "Reconnecting…");
+  });
+  document.body.addEventListener("htmx:wsError", function () { setLive("connecting", "Reconnecting…"); });
+
+  tidy();
+  setTimeout(function loop() { tick(); setTimeout(loop, 1000 - (now() % 1000)); }, 1000 - (now() % 1000));
+})();

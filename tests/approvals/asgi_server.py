@@ -1,0 +1,100 @@
+"""Serve the real ASGI app (uvicorn, http + websockets) in a subprocess on the test database.
+
+The subprocess shares the test run's database (SQLite file or PostgreSQL test database),
+Redis and channel prefix, so what the test writes the server sees, and the other way round.
+Tests using it need `django_db(transaction=True)`: the server can only see committed rows.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    """The URL of the database this test is using right now (the test database)."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(s['NAME']).resolve()}"
+    if connection.vendor == "postgresql":
+        auth = quote(s["USER"] or "", safe="")
+        if s.get("PASSWORD"):
+            auth += ":" + quote(s["PASSWORD"], safe="")
+        host = s["HOST"] or "localhost"
+        port = f":{s['PORT']}" if s.get("PORT") else ""
+        return f"postgres://{auth}@{host}{port}/{s['NAME']}"
+    raise RuntimeError(f"no URL for database vendor {connection.vendor}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def asgi_server(*, db_url: str | None = None, env: dict | None = None, log: Path | None = None) -> Iterator[str]:
+    """Run uvicorn on 127.0.0.1:<free port>; yields the base URL ("http://127.0.0.1:PORT")."""
+    port = free_port()
+    child_env = {**os.environ, "DATABASE_URL": db_url or database_url(), "DEBUG": "false", **(env or {})}
+    child_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "governance.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--ws", "websockets", "--no-access-log"],
+        cwd=ROOT, env=child_env, stdout=out, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {process.returncode} (log: {log})")
+            try:
+                httpx.get(f"{base}/accounts/login/", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("uvicorn did not start within 30 s") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(3)  # uvicorn waits for open sockets; the test is over, do not linger
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        if log:
+            out.close()
+
+
+def websocket_url(base: str, path: str = "/ws/queue/") -> str:
+    return base.replace("http://", "ws://", 1) + path
+
+
+def session_cookie(user) -> str:
+    """A real signed-in session for `user` (committed: the server must see it)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def decide_over_http(base: str, token: str, body: dict) -> dict:
+    """An agent asking the running server, as a real agent would."""
+    response = httpx.post(f"{base}/api/v1/decide", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response.raise_for_status()
+    return response.json()
