@@ -65,8 +65,10 @@ def base_env(var_dir: Path, tag: str) -> dict:
         AIRLOCK_BENCH_BASELINE="1",
         DEBUG="false",
         LOG_LEVEL="WARNING",
-        AIRLOCK_CELERY_QUEUE=f"airlock-bench-{tag}",
-        AIRLOCK_CHANNEL_PREFIX=f"airlock-bench-{tag}",
+        # Escalations enqueue expiry tasks and live-queue messages; no worker runs here, so
+        # they go to names of their own, deleted after the run (redis_cleanup).
+        AIRLOCK_CELERY_QUEUE=f"airlock-decide-bench-{tag}",
+        AIRLOCK_CHANNEL_PREFIX=f"airlock-decide-bench-{tag}",
     )
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     if redis_reachable(redis_url):
@@ -82,6 +84,18 @@ def redis_reachable(url: str) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure just means "no Redis for this run"
         return False
+
+
+def redis_cleanup(env: dict) -> None:
+    """Delete the Celery queue and channel-layer keys this run wrote (its own names only)."""
+    if not env.get("REDIS_URL"):
+        return
+    import redis
+
+    client = redis.Redis.from_url(env["REDIS_URL"], socket_timeout=2)
+    queue, prefix = env["AIRLOCK_CELERY_QUEUE"], env["AIRLOCK_CHANNEL_PREFIX"]
+    keys = [queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}", *client.scan_iter(f"{prefix}:*")]
+    client.delete(*keys)
 
 
 def postgres_backend(url: str) -> Backend | None:
@@ -240,6 +254,7 @@ def measure(backend: Backend, args) -> None:
             server.wait(15)
         except subprocess.TimeoutExpired:
             server.kill()
+    redis_cleanup(backend.env)
     audit = subprocess.run([PYTHON, "manage.py", "audit_verify"], cwd=ROOT, env=backend.env, capture_output=True, text=True)
     backend.audit = (audit.returncode, ((audit.stdout + audit.stderr).strip().splitlines() or [""])[-1])
 

@@ -54,6 +54,29 @@ def _activation(cap: Capability, request: PolicyRequest) -> cel.Context:
         raise RuleError(f"{first.field}: {type(exc).__name__}: {exc}") from exc
 
 
+def _prefetch(cap: Capability, request: PolicyRequest, state: StateView) -> None:
+    """Tell a state view that can batch (the database: one round trip instead of one per
+    question, while the agent row is locked) the questions step 6 may ask, with exactly the
+    arguments it will ask them with. Optional: the answers must not change."""
+    prefetch = getattr(state, "prefetch", None)
+    if prefetch is None:
+        return
+    questions: list[tuple[str, dict]] = []
+    if cap.velocity:
+        v = cap.velocity
+        questions.append(("count", {"action": cap.action, "window": v["per"], "now": request.now, "limit": v["max"]}))
+    if cap.cumulative:
+        c = cap.cumulative
+        questions.append(("total", {"action": cap.action, "param": c["param"], "window": c["per"], "now": request.now}))
+    if request.resource:
+        questions.append(("seen", {"field": "resource", "value": request.resource}))
+    for field in cap.escalate_on_novel:
+        if field != "resource" and request.params.get(field[7:]) is not None:
+            questions.append(("seen", {"field": field, "value": request.params[field[7:]]}))
+    if questions:
+        prefetch(questions)
+
+
 def _number(value) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -134,6 +157,7 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
 
     escalate: list[Reason] = []
     factors: list[RiskFactor] = []
+    _prefetch(cap, request, state)
 
     def over(outcome: str, reason: Reason) -> Decision | None:
         # A limit the envelope says to deny is a violation like any other: it is captured

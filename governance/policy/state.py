@@ -34,6 +34,10 @@ class StateView(Protocol):
         """(action, time) of live requests by any agent whose `key` ('resource' or
         'context.<name>') equals value, oldest first."""
 
+    # Optional: prefetch(questions: list[tuple[str, dict]]) -> None, each question a method
+    # name and the keyword arguments it will be asked with. The engine announces what it will
+    # ask so a view can answer everything in one round trip; the answers must not change.
+
 
 # Larger stored numbers count as this much (JSON integers have no size limit; floats do).
 NUMBER_CAP = 10**300

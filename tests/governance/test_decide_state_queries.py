@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from governance.models import Anomaly, AuditEvent, DecisionRequest
+from governance.state import DatabaseState
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +28,68 @@ def row(agent, action, params, status="allowed", minutes=1, resource="vendor:sta
         agent=agent, action=action, resource=resource, params=params, digest="x",
         decision="allow", status=status, created_at=timezone.now() - timedelta(minutes=minutes),
     )
+
+
+def questions(now):
+    po = "purchase_order.create"
+    return [
+        ("count", {"action": po, "window": 600, "now": now, "limit": None}),
+        ("count", {"action": po, "window": 86400, "now": now, "limit": 5}),
+        ("count", {"action": po, "window": 86400, "now": now, "limit": 0}),
+        ("count", {"action": "purchase_order.*", "window": 3 * 86400, "now": now, "limit": 100}),
+        ("count", {"action": "purchase_order.c?eate", "window": 600, "now": now, "limit": None}),
+        ("count", {"action": "[!p]*", "window": 3 * 86400, "now": now, "limit": None}),
+        ("count", {"action": "refund.issue", "window": 600, "now": now, "limit": 10}),
+        ("total", {"action": po, "param": "amount", "window": 86400, "now": now}),
+        ("total", {"action": "purchase_order.*", "param": "amount", "window": 3 * 86400, "now": now}),
+        ("total", {"action": po, "param": "missing", "window": 86400, "now": now}),
+        ("seen", {"field": "resource", "value": "vendor:globex"}),
+        ("seen", {"field": "resource", "value": "vendor:initech"}),  # only pending: not seen
+        ("seen", {"field": "resource", "value": "vendor:nobody"}),
+        ("seen", {"field": "params.currency", "value": "USD"}),
+        ("seen", {"field": "params.amount", "value": 100000}),  # bob's, not alice's
+        ("seen", {"field": "params.amount", "value": 2.5}),
+        ("seen", {"field": "params.flag", "value": True}),
+        ("seen", {"field": "params.flag", "value": 1}),  # 1 is not true
+        ("seen", {"field": "params.note", "value": None}),
+        ("seen", {"field": "params.tags", "value": ["a"]}),  # a list: the ORM answers
+    ]
+
+
+def test_the_sql_answers_equal_the_orm_reference(make_agent, django_assert_num_queries):
+    alice_bot = make_agent("alice-bot").agent
+    bob_bot = make_agent("bob-bot").agent
+    po = "purchase_order.create"
+    DecisionRequest.objects.bulk_create([
+        row(alice_bot, po, {"amount": 100, "flag": True, "note": None}),
+        row(alice_bot, po, {"amount": 2.5, "tags": ["a"]}),
+        row(alice_bot, po, {"amount": True}),  # a bool is not an amount
+        row(alice_bot, po, {"amount": "900"}),  # nor is a string
+        row(alice_bot, po, {"amount": -50}),  # negatives count as 0
+        row(alice_bot, po, {"amount": 10**400}),  # clamped to 1e300
+        row(alice_bot, po, {"amount": {"value": 7}}),
+        row(alice_bot, po, {"currency": "USD"}),
+        row(alice_bot, po, {"amount": 40}, status="pending"),
+        row(alice_bot, po, {"amount": 1000}, status="denied"),
+        row(alice_bot, po, {"amount": 1000}, status="expired"),
+        row(alice_bot, po, {"amount": 5000}, minutes=60 * 30),
+        row(alice_bot, "purchase_order.cancel", {"amount": 3}, resource="vendor:globex", minutes=60 * 48),
+        row(alice_bot, po, {"amount": 8}, resource="vendor:initech", status="pending"),
+        row(alice_bot, "invoice.pay", {"amount": 70}),
+        row(bob_bot, po, {"amount": 100000}),
+    ])
+    now = timezone.now()
+    asked = questions(now)
+    reference = [getattr(DatabaseState(alice_bot), f"_orm_{kind}")(**kw) for kind, kw in asked]
+    one_by_one = [getattr(DatabaseState(alice_bot), kind)(**kw) for kind, kw in asked]
+    batched_state = DatabaseState(alice_bot)
+    with django_assert_num_queries(1):
+        batched_state.prefetch(asked)
+    batched = [getattr(batched_state, kind)(**kw) for kind, kw in asked]
+    assert one_by_one == reference
+    assert batched == reference
+    assert reference[:5] == [10, 5, 0, 12, 10]
+    assert reference[10:] == [True, False, False, True, False, True, True, False, True, True]
 
 
 def test_repeating_a_key_leaves_no_trace(procurement):
