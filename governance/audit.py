@@ -171,10 +171,12 @@ def _chain_breaks(chain: str) -> Iterator[ChainBreak]:
         yield ChainBreak(chain, None, head.seq, "events missing at the end of the chain (truncated)")
 
 
-def audit_verify() -> ChainBreak | None:
-    """The first break in any chain (by event id), or None when every chain is intact."""
-    chains = set(AuditChainHead.objects.values_list("chain", flat=True))
-    chains |= set(AuditEvent.objects.values_list("chain", flat=True).distinct())
+def audit_verify(*, chains: list[str] | None = None) -> ChainBreak | None:
+    """The first break (by event id) in the given chains, or in every chain when none are
+    given; None when they are intact."""
+    if chains is None:
+        chains = set(AuditChainHead.objects.values_list("chain", flat=True))
+        chains |= set(AuditEvent.objects.values_list("chain", flat=True).distinct())
     breaks = [b for chain in sorted(chains) for b in _chain_breaks(chain)]
     if not breaks:
         return None

@@ -12,7 +12,7 @@ from governance.adminui.access import HtmxHttpRequest, admin_required
 from governance.adminui.audit_trail import AuditFilter, audit_page, kind_choices
 from governance.adminui.forms import AuditFilterForm
 from governance.adminui.services import admin_event
-from governance.audit import ChainBreak, _chain_breaks, audit_verify, chain_for
+from governance.audit import ChainBreak, audit_verify, chain_for
 from governance.audit_export import audit_events_jsonl
 from governance.models import Agent, AuditChainHead, AuditEvent
 
@@ -69,9 +69,7 @@ def _verify(agent: Agent | None) -> tuple[ChainBreak | None, int, int]:
     if agent is None:
         return audit_verify(), AuditEvent.objects.count(), AuditChainHead.objects.count()
     chain = chain_for(agent)
-    # governance.audit has no public per-chain check yet; _chain_breaks is the one
-    # audit_verify itself runs for each chain.
-    return next(_chain_breaks(chain), None), AuditEvent.objects.filter(chain=chain).count(), 1
+    return audit_verify(chains=[chain]), AuditEvent.objects.filter(chain=chain).count(), 1
 
 
 @require_POST
