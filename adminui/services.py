@@ -7,7 +7,7 @@ anomaly_retag/anomaly_resolve), which write their own audit events.
 
 from django.db import transaction
 
-from governance.adminui.access import actor
+from adminui.access import actor
 from governance.audit import audit_record
 from governance.models import AuditEvent
 

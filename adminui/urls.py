@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance.adminui.views import agents, anomalies, audit, dashboard, envelopes
+from adminui.views import agents, anomalies, audit, dashboard, envelopes
 
 app_name = "adminui"
 

@@ -4,21 +4,21 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "airlock.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from approvals.longpoll_asgi import LongPollApp  # noqa: E402
-from governance.routing import websocket_application  # noqa: E402
+from airlock.routing import websocket_application  # noqa: E402
+from api.longpoll_asgi import LongPollApp  # noqa: E402
 
 # Long-polls (GET /api/v1/requests/{id}?wait=N) are answered before Django: no thread each.
 http_application = LongPollApp(django_asgi_app)
 if settings.AIRLOCK_SYNC_API:
     from django.core.wsgi import get_wsgi_application
 
-    from governance.asgi_sync import SyncPaths
+    from airlock.asgi_sync import SyncPaths
 
     # POST decide and verify through Django's WSGI handler on a thread pool (asgi_sync.py).
     http_application = SyncPaths(

@@ -4,8 +4,9 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "airlock.settings")
 
 app = Celery("airlock")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["governance", "approvals", "approvals.slack"])
+# tasks.py of every installed app: the domain apps, the interfaces and each registered channel.
+app.autodiscover_tasks()

@@ -5,7 +5,7 @@ from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
-from approvals.consumers import QueueConsumer
+from webqueue.consumers import QueueConsumer
 
 websocket_urlpatterns: list = [
     path("ws/queue/", QueueConsumer.as_asgi()),

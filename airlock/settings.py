@@ -7,6 +7,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from governance.policy.durations import parse_duration
+from integrations.registry import CHANNELS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AIRLOCK_VAR_DIR", BASE_DIR / "var"))
 
@@ -30,8 +33,6 @@ def envint(name: str, default: str) -> int:
 
 def envduration(name: str, default: str) -> int:
     """Seconds from '90', '90s', '15m', '2h' or '1d'."""
-    from governance.policy.durations import parse_duration
-
     value = os.environ.get(name, default)
     try:
         return parse_duration(value)
@@ -69,14 +70,19 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "channels",
+    # The two domain apps, then the interfaces above them, then every registered channel.
     "governance",
     "approvals",
+    "api",
+    "webqueue",
+    "adminui",
+    *CHANNELS,
 ]
 
 MIDDLEWARE = [
-    "governance.api.middleware.BodySizeLimitMiddleware",
+    "airlock.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "governance.api.middleware.StaticFilesMiddleware",
+    "airlock.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,9 +92,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-ROOT_URLCONF = "governance.urls"
-WSGI_APPLICATION = "governance.wsgi.application"
-ASGI_APPLICATION = "governance.asgi.application"
+ROOT_URLCONF = "airlock.urls"
+WSGI_APPLICATION = "airlock.wsgi.application"
+ASGI_APPLICATION = "airlock.asgi.application"
 
 TEMPLATES = [
     {
@@ -208,7 +214,7 @@ AIRLOCK_MAX_FIELD_BYTES = envint("AIRLOCK_MAX_FIELD_BYTES", "16384")
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(AIRLOCK_MAX_BODY_BYTES, 2_621_440)
 AIRLOCK_ESCALATION_TTL = envduration("AIRLOCK_ESCALATION_TTL", "15m")
 # Serve POST /api/v1/decide and /verify through Django's WSGI handler on a pool of
-# AIRLOCK_API_THREADS threads inside the ASGI server (governance/asgi_sync.py).
+# AIRLOCK_API_THREADS threads inside the ASGI server (airlock/asgi_sync.py).
 AIRLOCK_SYNC_API = envbool("AIRLOCK_SYNC_API", "false")
 AIRLOCK_API_THREADS = envint("AIRLOCK_API_THREADS", "10")
 # A violation soon after an envelope change is tagged "reliability" (anomalies, SPEC §5).
@@ -224,7 +230,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "governance.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

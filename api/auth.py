@@ -1,10 +1,15 @@
-"""Agent bearer-token authentication for DRF."""
+"""Who is calling the API: an agent (alk_ token) or a person (alp_ token or a session).
+
+Agent tokens can never approve anything: IsPerson refuses them with 403."""
 
 from dataclasses import dataclass
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
+from approvals.eligibility import is_person
+from approvals.tokens import PERSONAL_KIND, user_for_personal_token
+from governance.errors import NotEligible
 from governance.models import Agent, AgentToken
 from governance.tokens import token_matches, token_prefix
 
@@ -25,12 +30,17 @@ class AgentPrincipal:
         return f"agent:{self.agent.name}"
 
 
-def bearer(request) -> str | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
+def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value; None for anything else.
+    The one parser of the header: DRF authentication and the ASGI long-poll both use it."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return value.strip()
+
+
+def bearer(request) -> str | None:
+    return bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
 
 
 def agent_for_token(token: str) -> Agent | None:
@@ -76,3 +86,41 @@ class AgentTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "Agent token (alk_...), shown once at creation"}
+
+
+class PersonalTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer alp_...`. Agent tokens are left to AgentTokenAuthentication;
+    any other bearer value is 401 (never silently ignored in favour of a session)."""
+
+    def authenticate(self, request):
+        token = bearer(request)
+        if token is None or token.startswith(f"{AGENT_KIND}_"):
+            return None
+        if not token.startswith(f"{PERSONAL_KIND}_"):
+            raise exceptions.AuthenticationFailed("unknown token")
+        user = user_for_personal_token(token)
+        if user is None:
+            raise exceptions.AuthenticationFailed("unknown or revoked token")
+        return user, token
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="airlock"'
+
+
+class IsPerson(permissions.BasePermission):
+    """A logged-in person; agents get 403 whatever they ask."""
+
+    def has_permission(self, request, view):
+        if isinstance(request.user, AgentPrincipal):
+            raise NotEligible("agent tokens can never approve or deny", code="agent_forbidden")
+        if not is_person(request.user):
+            raise exceptions.NotAuthenticated("log in or send a personal API token")
+        return True
+
+
+class PersonalTokenScheme(OpenApiAuthenticationExtension):
+    target_class = PersonalTokenAuthentication
+    name = "personalToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "a person's token: alp_..."}

@@ -5,71 +5,21 @@ CSRF. Agent tokens authenticate (so a bad one is still 401) and are then refused
 an agent can never approve anything, not even its own request.
 """
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import authentication, exceptions, permissions, serializers
+from rest_framework import authentication, serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from approvals.eligibility import is_person
-from approvals.services import MAX_COMMENT, Outcome, approval_decide
-from approvals.tokens import PERSONAL_KIND, user_for_personal_token
-from governance.api.auth import AGENT_KIND, AgentPrincipal, AgentTokenAuthentication, bearer
-from governance.api.serializers import (
+from api.auth import AgentTokenAuthentication, IsPerson, PersonalTokenAuthentication
+from api.serializers import (
     ErrorSerializer,
     RequestOutputSerializer,
     StrictCharField,
     StrictSerializer,
 )
-from governance.api.views import request_json
-from governance.errors import NotEligible
-
-
-class PersonalTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer alp_...`. Agent tokens are left to AgentTokenAuthentication;
-    any other bearer value is 401 (never silently ignored in favour of a session)."""
-
-    def authenticate(self, request):
-        token = bearer(request)
-        if token is None or token.startswith(f"{AGENT_KIND}_"):
-            return None
-        if not token.startswith(f"{PERSONAL_KIND}_"):
-            raise exceptions.AuthenticationFailed("unknown token")
-        user = user_for_personal_token(token)
-        if user is None:
-            raise exceptions.AuthenticationFailed("unknown or revoked token")
-        return user, token
-
-    def authenticate_header(self, request):
-        return 'Bearer realm="airlock"'
-
-
-class IsPerson(permissions.BasePermission):
-    """A logged-in person; agents get 403 whatever they ask."""
-
-    def has_permission(self, request, view):
-        if isinstance(request.user, AgentPrincipal):
-            raise NotEligible("agent tokens can never approve or deny", code="agent_forbidden")
-        if not is_person(request.user):
-            raise exceptions.NotAuthenticated("log in or send a personal API token")
-        return True
-
-
-class PersonalTokenScheme(OpenApiAuthenticationExtension):
-    target_class = PersonalTokenAuthentication
-    name = "personalToken"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "a person's token: alp_..."}
-
-
-class AgentTokenScheme(OpenApiAuthenticationExtension):
-    target_class = AgentTokenAuthentication
-    name = "agentToken"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "an agent's token: alk_..."}
+from approvals.services import MAX_COMMENT, Outcome, approval_decide
+from governance.representations import request_json
 
 
 class ApprovalInputSerializer(StrictSerializer):

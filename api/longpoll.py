@@ -32,11 +32,12 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
-from governance.api.auth import agent_for_token
-from governance.api.errors import error_body
-from governance.api.views import request_json, request_view
+from api.auth import agent_for_token, bearer_token
+from api.errors import error_body
+from api.views import request_view
 from governance.decide import effective_status
 from governance.models import DecisionRequest
+from governance.representations import request_json
 
 logger = logging.getLogger("airlock.longpoll")
 
@@ -196,14 +197,9 @@ async def wait_for_decision(agent_id: int, request_id, wait: float) -> DecisionR
     return row
 
 
-def _bearer_token(header: str) -> str | None:
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
 async def long_poll(authorization: str, raw_wait: str, request_id) -> tuple[int, dict, dict]:
     """(status, JSON body, extra headers) for GET /api/v1/requests/{id}?wait=N."""
-    token = _bearer_token(authorization)
+    token = bearer_token(authorization)
     agent = await _authenticate_async(token) if token else None
     if agent is None:
         message = "unknown or revoked token" if token else "an agent token is required"

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from approvals.longpoll import long_poll, render
-from governance.api.errors import error_body
+from api.errors import error_body
+from api.longpoll import long_poll, render
 
 # Same shape as Django's <uuid:...> path converter.
 _PATH = re.compile(r"^/api/v1/requests/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")

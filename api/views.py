@@ -5,8 +5,8 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.api.auth import AgentTokenAuthentication, IsAgent
-from governance.api.serializers import (
+from api.auth import AgentTokenAuthentication, IsAgent
+from api.serializers import (
     DecideInputSerializer,
     DecisionOutputSerializer,
     ErrorSerializer,
@@ -14,9 +14,10 @@ from governance.api.serializers import (
     VerifyInputSerializer,
     VerifyOutputSerializer,
 )
-from governance.decide import DecideInput, decide, effective_status
+from governance.decide import DecideInput, decide
 from governance.errors import NotFound
 from governance.models import DecisionRequest
+from governance.representations import decision_json, request_json
 from governance.verify import request_verify
 
 ERRORS = {
@@ -24,32 +25,6 @@ ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="no, unknown or revoked token"),
     413: OpenApiResponse(ErrorSerializer, description="body too large"),
 }
-
-
-def decision_json(row: DecisionRequest) -> dict:
-    return {
-        "id": str(row.id),
-        "decision": row.decision,
-        "status": effective_status(row),
-        "reasons": row.reasons,
-        "risk": row.risk,
-        "expires_at": row.expires_at.isoformat().replace("+00:00", "Z") if row.expires_at else None,
-        "envelope_version": row.envelope_version,
-        "digest": row.digest,
-    }
-
-
-def request_json(row: DecisionRequest) -> dict:
-    return {
-        **decision_json(row),
-        "action": row.action,
-        "resource": row.resource,
-        "params": row.params,
-        "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
-        "decided_by": row.decided_by,
-        "decided_at": row.decided_at.isoformat().replace("+00:00", "Z") if row.decided_at else None,
-        "comment": row.comment,
-    }
 
 
 @extend_schema(

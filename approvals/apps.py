@@ -6,15 +6,10 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Approvals"
 
     def ready(self) -> None:
-        from django.conf import settings
+        from approvals import receivers, services
+        from governance.ports import escalation_opener_register
+        from governance.signals import receivers_connect
 
-        # Signal receivers that push to the live queue.
-        from approvals import (
-            live,  # noqa: F401
-            receivers,  # noqa: F401  (connects the signal receivers)
-        )
-
-        if settings.SLACK_ENABLED:
-            from approvals.slack import receivers as slack_receivers
-
-            slack_receivers.connect()
+        # decide() opens escalations through this port: governance never imports approvals.
+        escalation_opener_register(services.escalation_open)
+        receivers_connect(receivers.RECEIVERS)

@@ -5,10 +5,10 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from airlock.celery import app
 from approvals.callbacks import CallbackFailed, callback_backoff, callback_deliver, callback_record
 from approvals.models import Escalation
 from approvals.services import escalation_expire, escalation_expire_due
-from governance.celery import app
 from governance.errors import NotFound
 
 logger = logging.getLogger("airlock.tasks")

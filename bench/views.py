@@ -2,7 +2,7 @@
 
 It authenticates the agent's bearer token exactly as the API does (prefix lookup, SHA-256
 compared in constant time) and INSERTs one DecisionRequest row in one transaction.
-Mounted at /bench/baseline only when AIRLOCK_BENCH_BASELINE=1 (see governance/urls.py),
+Mounted at /bench/baseline only when AIRLOCK_BENCH_BASELINE=1 (see airlock/urls.py),
 so production never exposes it.
 """
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from governance.api.auth import agent_for_token, bearer
+from api.auth import agent_for_token, bearer
 from governance.models import DecisionRequest
 
 

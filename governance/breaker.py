@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.signals import breaker_reset as breaker_reset_signal
-from approvals.signals import breaker_tripped as breaker_tripped_signal
-from approvals.signals import send_after_commit
 from governance.audit import audit_record
 from governance.errors import Conflict, NotEligible
 from governance.models import Agent, DecisionRequest
 from governance.policy.durations import format_duration
+from governance.signals import breaker_reset as breaker_reset_signal
+from governance.signals import breaker_tripped as breaker_tripped_signal
+from governance.signals import send_after_commit
 
 
 def admin_actor(by) -> str:

@@ -11,6 +11,7 @@ from governance.audit import audit_record
 from governance.canonical import action_digest
 from governance.errors import Unavailable
 from governance.models import Agent, DecisionRequest, Envelope
+from governance.ports import escalation_open
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
 from governance.rows import insert
 from governance.services import envelope_compiled_by_pk
@@ -77,7 +78,6 @@ def _locked_agent(pk: int) -> Agent:
 
 @transaction.atomic
 def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
-    from approvals.services import escalation_open
     from governance.violations import violation_record
 
     # Lock the agent: one decision per agent at a time keeps its counts exact and its

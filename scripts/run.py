@@ -80,7 +80,7 @@ def start_embedded_redis(var: Path, env: dict) -> str:
 
 def main() -> None:
     env = dict(os.environ)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "airlock.settings")
     env["PYTHONUNBUFFERED"] = "1"
     port = env.get("PORT", "8000")
     host = env.get("HOST", "127.0.0.1")
@@ -106,11 +106,11 @@ def main() -> None:
             say(f"manage.py {step[0]} failed")
             stop_all(1)
 
-    start("web", [PY, "-m", "uvicorn", "governance.asgi:application", "--host", host, "--port", port,
+    start("web", [PY, "-m", "uvicorn", "airlock.asgi:application", "--host", host, "--port", port,
                   "--no-server-header", "--log-level", "warning"], env)
-    start("worker", [PY, "-m", "celery", "-A", "governance", "worker", "--loglevel", "warning",
+    start("worker", [PY, "-m", "celery", "-A", "airlock", "worker", "--loglevel", "warning",
                      "--concurrency", "2", "--without-gossip", "--without-mingle"], env)
-    start("beat", [PY, "-m", "celery", "-A", "governance", "beat", "--loglevel", "warning",
+    start("beat", [PY, "-m", "celery", "-A", "airlock", "beat", "--loglevel", "warning",
                    "--schedule", str(var / "celerybeat-schedule")], env)
     say(f"Airlock is up on http://{host}:{port}/  (API docs: /api/v1/docs/) — Ctrl-C stops everything")
 

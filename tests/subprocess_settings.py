@@ -6,7 +6,7 @@ SQLite WAL and IMMEDIATE transactions, Redis, queue and channel prefix) stays as
 
 import os
 
-from governance.settings import *  # noqa: F403
-from governance.settings import DATABASES
+from airlock.settings import *  # noqa: F403
+from airlock.settings import DATABASES
 
 DATABASES["default"]["NAME"] = os.environ["AIRLOCK_TEST_DB_NAME"]

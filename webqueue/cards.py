@@ -11,13 +11,13 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from approvals.models import Escalation, Vote
-from approvals.presenters import Card, card_for
 from approvals.selectors import (
     pending_escalations,
     recent_breaker_trips,
     visible_escalation,
 )
 from governance.models import Agent, DecisionRequest
+from webqueue.presenters import Card, card_for
 
 # Enough to work through at 3 AM; more urgent ones arrive live. Each card is ~4 KB of HTML
 # with its history, and rendering dominates the page's cost.

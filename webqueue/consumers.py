@@ -3,7 +3,7 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from approvals import live
+from webqueue import live
 
 # Per-person rendering runs in the thread pool, so many sockets render side by side instead
 # of queueing behind one shared thread.

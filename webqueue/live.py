@@ -14,18 +14,12 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.dispatch import receiver
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
 
-from approvals import cards
-from approvals.signals import (
-    breaker_reset,
-    breaker_tripped,
-    escalation_opened,
-    escalation_resolved,
-    vote_recorded,
-)
+from approvals.signals import escalation_opened, escalation_resolved, vote_recorded
+from governance.signals import Receivers, breaker_reset, breaker_tripped
+from webqueue import cards
 
 logger = logging.getLogger("airlock.live")
 
@@ -46,25 +40,29 @@ def broadcast(event: str, **data: str) -> None:
         logger.warning("live queue push %s failed: %s", event, exc)
 
 
-@receiver(escalation_opened, dispatch_uid="live.opened")
 def _opened(sender, request_id, **kwargs) -> None:
     broadcast("opened", request_id=str(request_id))
 
 
-@receiver(vote_recorded, dispatch_uid="live.vote")
 def _vote(sender, request_id, **kwargs) -> None:
     broadcast("vote", request_id=str(request_id))
 
 
-@receiver(escalation_resolved, dispatch_uid="live.resolved")
 def _resolved(sender, request_id, **kwargs) -> None:
     broadcast("resolved", request_id=str(request_id))
 
 
-@receiver(breaker_tripped, dispatch_uid="live.breaker_tripped")
-@receiver(breaker_reset, dispatch_uid="live.breaker_reset")
 def _breakers(sender, **kwargs) -> None:
     broadcast("breakers")
+
+
+RECEIVERS: Receivers = [
+    (escalation_opened, _opened, "live.opened"),
+    (vote_recorded, _vote, "live.vote"),
+    (escalation_resolved, _resolved, "live.resolved"),
+    (breaker_tripped, _breakers, "live.breaker_tripped"),
+    (breaker_reset, _breakers, "live.breaker_reset"),
+]
 
 
 @dataclass(frozen=True)

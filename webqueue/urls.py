@@ -1,10 +1,9 @@
-from django.urls import include, path
+from django.urls import path
 
-from approvals import views
+from webqueue import views
 
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("queue/cards", views.queue_cards, name="queue-cards"),
     path("escalations/<uuid:request_id>/vote", views.escalation_vote, name="escalation-vote"),
-    path("slack/", include("approvals.slack.urls")),
 ]

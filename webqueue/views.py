@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from approvals import cards, services
+from approvals import services
 from approvals.models import Vote
 from governance.errors import AirlockError, Conflict, InvalidInput, NotEligible, NotFound
+from webqueue import cards
 
 WS_PATH = "/ws/queue/"
 MAX_COMMENT = 2000

@@ -7,10 +7,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from adminui.access import HtmxHttpRequest, admin_required
+from adminui.forms import AgentCreateForm, ReasonForm
+from adminui.selectors import agent_history, agent_mode, agents_overview
 from governance import agents as agent_services
-from governance.adminui.access import HtmxHttpRequest, admin_required
-from governance.adminui.forms import AgentCreateForm, ReasonForm
-from governance.adminui.selectors import agent_history, agent_mode, agents_overview
 from governance.breaker import breaker_reset
 from governance.errors import AirlockError
 from governance.models import Agent

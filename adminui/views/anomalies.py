@@ -5,9 +5,9 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from governance.adminui.access import HtmxHttpRequest, admin_required
-from governance.adminui.forms import AnomalyFilterForm, ResolveForm, RetagForm
-from governance.adminui.selectors import anomalies_filtered, anomaly_counts
+from adminui.access import HtmxHttpRequest, admin_required
+from adminui.forms import AnomalyFilterForm, ResolveForm, RetagForm
+from adminui.selectors import anomalies_filtered, anomaly_counts
 from governance.anomalies import anomaly_resolve as resolve
 from governance.anomalies import anomaly_retag as retag
 from governance.errors import AirlockError

@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from governance.adminui.access import HtmxHttpRequest, admin_required
-from governance.adminui.audit_trail import AuditFilter, audit_page, kind_choices
-from governance.adminui.forms import AuditFilterForm
-from governance.adminui.services import admin_event
+from adminui.access import HtmxHttpRequest, admin_required
+from adminui.audit_trail import AuditFilter, audit_page, kind_choices
+from adminui.forms import AuditFilterForm
+from adminui.services import admin_event
 from governance.audit import ChainBreak, audit_verify, chain_for
 from governance.audit_export import audit_events_jsonl
 from governance.models import Agent, AuditChainHead, AuditEvent

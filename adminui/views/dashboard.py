@@ -5,8 +5,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from governance.adminui import dashboard as data
-from governance.adminui.access import HtmxHttpRequest, admin_required
+from adminui import dashboard as data
+from adminui.access import HtmxHttpRequest, admin_required
 
 RANGES = {"24h": 24, "3d": 72, "7d": 168}
 

@@ -6,10 +6,10 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from governance.adminui.access import HtmxHttpRequest, admin_required
-from governance.adminui.drafts import diff_stats, draft_check, draft_diff
-from governance.adminui.forms import EnvelopeDraftForm, ReplayForm
-from governance.adminui.replay import replay_preview
+from adminui.access import HtmxHttpRequest, admin_required
+from adminui.drafts import diff_stats, draft_check, draft_diff
+from adminui.forms import EnvelopeDraftForm, ReplayForm
+from adminui.replay import replay_preview
 from governance.errors import AirlockError
 from governance.models import Agent, Envelope
 from governance.services import envelope_apply

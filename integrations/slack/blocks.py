@@ -11,9 +11,9 @@ from numbers import Number
 from django.utils import timezone
 
 from approvals.models import Escalation, Vote
-from approvals.slack.client import ACTION_APPROVE, ACTION_DENY
 from governance.decide import effective_status
 from governance.models import Agent
+from integrations.slack.client import ACTION_APPROVE, ACTION_DENY
 
 VIA = {"slack": "Slack", "web": "web", "api": "API"}
 HEADERS = {

@@ -12,9 +12,9 @@ from django.db import transaction
 
 from approvals.models import ApproverProfile
 from approvals.services import approval_decide
-from approvals.slack.client import Click
 from governance.errors import Conflict, NotEligible, NotFound
 from governance.models import DecisionRequest
+from integrations.slack.client import Click
 
 logger = logging.getLogger("airlock.slack")
 
@@ -58,7 +58,7 @@ def already_decided_text(request_id: str) -> str:
 
 def refuse(click: Click, text: str) -> None:
     """Tell only the clicker, in Slack, after commit."""
-    from approvals.slack.tasks import slack_ephemeral_post
+    from integrations.slack.tasks import slack_ephemeral_post
 
     payload = {"channel": click.channel_id, "user": click.slack_user_id, "text": text}
     transaction.on_commit(lambda: slack_ephemeral_post.delay(**payload))
@@ -91,7 +91,7 @@ def click_handle(click: Click) -> str:
     user = person_by_slack_id(click.slack_user_id)
     if user is not None:
         return click_decide(click, user)
-    from approvals.slack.tasks import slack_click_resolve
+    from integrations.slack.tasks import slack_click_resolve
 
     slack_click_resolve.delay(click.as_dict())
     return "queued"

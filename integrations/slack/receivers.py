@@ -1,8 +1,9 @@
-"""Signal receivers: turn escalation events into Slack tasks. Connected by ApprovalsConfig.ready()
+"""Signal receivers: turn escalation events into Slack tasks. Connected by SlackConfig.ready()
 only when Slack is configured. They only enqueue; the signals already fire after commit."""
 
 from approvals import signals
-from approvals.slack.tasks import slack_breaker_post, slack_escalation_sync
+from governance.signals import Receivers, breaker_tripped, receivers_connect, receivers_disconnect
+from integrations.slack.tasks import slack_breaker_post, slack_escalation_sync
 
 
 def on_escalation_changed(sender, request_id, **kwargs) -> None:
@@ -14,19 +15,17 @@ def on_breaker_tripped(sender, agent_id, reason="", **kwargs) -> None:
     slack_breaker_post.delay(agent_id, reason)
 
 
-RECEIVERS = [
+RECEIVERS: Receivers = [
     (signals.escalation_opened, on_escalation_changed, "slack.escalation_opened"),
     (signals.vote_recorded, on_escalation_changed, "slack.vote_recorded"),
     (signals.escalation_resolved, on_escalation_changed, "slack.escalation_resolved"),
-    (signals.breaker_tripped, on_breaker_tripped, "slack.breaker_tripped"),
+    (breaker_tripped, on_breaker_tripped, "slack.breaker_tripped"),
 ]
 
 
 def connect() -> None:
-    for signal, receiver, uid in RECEIVERS:
-        signal.connect(receiver, dispatch_uid=uid)
+    receivers_connect(RECEIVERS)
 
 
 def disconnect() -> None:
-    for signal, _receiver, uid in RECEIVERS:
-        signal.disconnect(dispatch_uid=uid)
+    receivers_disconnect(RECEIVERS)

@@ -16,10 +16,10 @@ import redis
 from django.conf import settings
 
 from approvals.models import Escalation
-from approvals.slack import blocks, client
-from approvals.slack.client import SlackFailure
 from governance.decide import effective_status
 from governance.models import Agent
+from integrations.slack import blocks, client
+from integrations.slack.client import SlackFailure
 
 logger = logging.getLogger("airlock.slack")
 

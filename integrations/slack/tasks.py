@@ -8,8 +8,8 @@ import redis
 from celery import shared_task
 from django.conf import settings
 
-from approvals.slack import client, sync
-from approvals.slack.client import Click, SlackFailure
+from integrations.slack import client, sync
+from integrations.slack.client import Click, SlackFailure
 
 logger = logging.getLogger("airlock.slack")
 
@@ -31,7 +31,7 @@ def _retry(task, exc: Exception):
     return task.retry(exc=exc, countdown=delay)
 
 
-@shared_task(bind=True, name="approvals.slack.escalation_sync", max_retries=MAX_RETRIES, ignore_result=True)
+@shared_task(bind=True, name="integrations.slack.escalation_sync", max_retries=MAX_RETRIES, ignore_result=True)
 def slack_escalation_sync(self, request_id: str) -> str:
     """Post the escalation's message, or update it in place to its current state."""
     if not settings.SLACK_ENABLED:
@@ -42,7 +42,7 @@ def slack_escalation_sync(self, request_id: str) -> str:
         raise _retry(self, exc) from None
 
 
-@shared_task(bind=True, name="approvals.slack.breaker_post", max_retries=MAX_RETRIES, ignore_result=True)
+@shared_task(bind=True, name="integrations.slack.breaker_post", max_retries=MAX_RETRIES, ignore_result=True)
 def slack_breaker_post(self, agent_id: int, reason: str) -> str:
     """Announce a circuit-breaker trip in the agent's channel."""
     if not settings.SLACK_ENABLED:
@@ -54,7 +54,7 @@ def slack_breaker_post(self, agent_id: int, reason: str) -> str:
 
 
 # An ephemeral answers a click; after a few minutes it would only confuse.
-@shared_task(bind=True, name="approvals.slack.ephemeral_post", max_retries=4, ignore_result=True)
+@shared_task(bind=True, name="integrations.slack.ephemeral_post", max_retries=4, ignore_result=True)
 def slack_ephemeral_post(self, channel: str, user: str, text: str) -> str:
     """A message only one Slack user sees (a refused or late click)."""
     if not settings.SLACK_ENABLED or not channel:
@@ -66,13 +66,13 @@ def slack_ephemeral_post(self, channel: str, user: str, text: str) -> str:
     return "posted"
 
 
-@shared_task(bind=True, name="approvals.slack.click_resolve", max_retries=4, ignore_result=True)
+@shared_task(bind=True, name="integrations.slack.click_resolve", max_retries=4, ignore_result=True)
 def slack_click_resolve(self, click: dict) -> str:
     """A click by a Slack user with no linked id: look up their email (users.info), then
     decide as them. Only the lookup is retried; the decision runs once."""
     if not settings.SLACK_ENABLED:
         return "disabled"
-    from approvals.slack.interactions import click_decide, person_by_email
+    from integrations.slack.interactions import click_decide, person_by_email
 
     parsed = Click(**click)
     try:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.slack import views
+from integrations.slack import views
 
 urlpatterns = [
     path("interactions/", views.interactions, name="slack-interactions"),

@@ -8,8 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from approvals.slack import client
-from approvals.slack.interactions import click_handle
+from integrations.slack import client
+from integrations.slack.interactions import click_handle
 
 logger = logging.getLogger("airlock.slack")
 

@@ -50,7 +50,7 @@ def asgi_server(*, db_url: str | None = None, env: dict | None = None, log: Path
     child_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "governance.asgi:application", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "airlock.asgi:application", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--ws", "websockets", "--no-access-log"],
         cwd=ROOT, env=child_env, stdout=out, stderr=subprocess.STDOUT,
     )

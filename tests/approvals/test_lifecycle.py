@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from api.auth import AgentPrincipal
 from approvals.eligibility import eligible_approvers, is_eligible
 from approvals.models import Escalation, Vote
 from approvals.services import approval_decide, escalation_expire, escalation_expire_due
 from approvals.signals import escalation_resolved, vote_recorded
-from governance.api.auth import AgentPrincipal
 from governance.audit import audit_verify
 from governance.errors import Conflict, InvalidInput, NotEligible, NotFound
 from governance.models import AuditEvent, DecisionRequest

@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 from django.urls import clear_url_caches
 
-import governance.urls
+import airlock.urls
 from governance.models import AuditEvent, DecisionRequest
 from tests.conftest import bearer
 
@@ -16,12 +16,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def baseline_enabled(monkeypatch):
     monkeypatch.setenv("AIRLOCK_BENCH_BASELINE", "1")
-    module = importlib.reload(governance.urls)
+    module = importlib.reload(airlock.urls)
     clear_url_caches()
     with override_settings(ROOT_URLCONF=module):
         yield
     monkeypatch.delenv("AIRLOCK_BENCH_BASELINE")
-    importlib.reload(governance.urls)
+    importlib.reload(airlock.urls)
     clear_url_caches()
 
 

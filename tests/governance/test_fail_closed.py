@@ -59,7 +59,7 @@ def test_unexpected_exception_in_the_view_is_a_json_500_deny(procurement, monkey
     def broken(**kwargs):
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr("governance.api.views.decide", broken)
+    monkeypatch.setattr("api.views.decide", broken)
     procurement.client.raise_request_exception = False
     response = procurement.decide(SMALL)
     assert response.status_code == 500

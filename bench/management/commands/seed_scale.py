@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from governance.adminui.seed import seed_scale
+from bench.scale import seed_scale
 
 
 class Command(BaseCommand):

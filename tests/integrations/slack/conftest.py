@@ -14,8 +14,8 @@ from django.test import Client
 
 from approvals.receivers import schedule_expiry_on_open
 from approvals.signals import escalation_opened
-from approvals.slack import receivers
-from tests.approvals.slack.fake_slack import FakeSlack
+from integrations.slack import receivers
+from tests.integrations.slack.fake_slack import FakeSlack
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM = "T0AIRLOCK"

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from approvals.slack.blocks import code, cut, escape, slack_date
+from integrations.slack.blocks import code, cut, escape, slack_date
 
 
 def test_escape_neutralises_slack_control_characters():

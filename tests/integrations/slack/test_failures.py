@@ -7,13 +7,13 @@ import pytest
 from celery.signals import task_retry
 from django.db import connection
 
+from airlock.celery import app as celery_app
 from approvals.models import Escalation
 from approvals.services import approval_decide
-from approvals.slack import sync, tasks
-from approvals.slack.client import SlackFailure
-from governance.celery import app as celery_app
 from governance.models import AuditEvent, DecisionRequest
-from tests.approvals.slack.conftest import buttons, escalate, texts
+from integrations.slack import sync, tasks
+from integrations.slack.client import SlackFailure
+from tests.integrations.slack.conftest import buttons, escalate, texts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +39,7 @@ def test_429_is_retried_no_sooner_than_retry_after(slack, procurement, retries):
     assert [c.status for c in slack.calls_to("chat.postMessage")] == [429, 200]
     assert len(retries) == 1
     name, countdown, cause = retries[0]
-    assert name == "approvals.slack.escalation_sync"
+    assert name == "integrations.slack.escalation_sync"
     assert countdown >= 7
     assert isinstance(cause, SlackFailure) and cause.error == "ratelimited" and cause.retry_after == 7
     assert Escalation.objects.get(pk=request_id).slack_ts == slack.only_message().ts

@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 
 import pytest
 
+from airlock.celery import app as celery_app
 from approvals.models import Vote
 from approvals.services import approval_decide
-from governance.celery import app as celery_app
 from governance.models import AuditEvent, DecisionRequest
-from tests.approvals.slack.conftest import (
+from tests.integrations.slack.conftest import (
     CHANNEL_ID,
     buttons,
     click_payload,

@@ -8,10 +8,10 @@ from django.test import Client
 
 from approvals import signals
 from approvals.models import Escalation
-from approvals.slack import receivers
-from approvals.slack.tasks import slack_escalation_sync
 from governance.models import AuditEvent, DecisionRequest
-from tests.approvals.slack.conftest import BIG_ORDER, buttons, escalate, texts
+from integrations.slack import receivers
+from integrations.slack.tasks import slack_escalation_sync
+from tests.integrations.slack.conftest import BIG_ORDER, buttons, escalate, texts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from approvals.models import Vote
 from approvals.services import approval_decide
 from governance.errors import Conflict
 from governance.models import AuditEvent, DecisionRequest
-from tests.approvals.slack.conftest import (
+from tests.integrations.slack.conftest import (
     BIG_ORDER,
     buttons,
     click_payload,

@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 import yaml
 from django.urls import resolve
 
-from approvals.slack import views
+from integrations.slack import views
 
 ROOT = Path(__file__).resolve().parents[3]
 

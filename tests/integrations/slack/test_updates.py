@@ -9,10 +9,16 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from approvals.services import approval_decide, escalation_expire
-from approvals.signals import breaker_tripped, send_after_commit
+from governance.signals import breaker_tripped, send_after_commit
 from approvals.tokens import personal_token_create
 from governance.models import Agent, AuditEvent, DecisionRequest
-from tests.approvals.slack.conftest import buttons, click_payload, escalate, post_interaction, texts
+from tests.integrations.slack.conftest import (
+    buttons,
+    click_payload,
+    escalate,
+    post_interaction,
+    texts,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

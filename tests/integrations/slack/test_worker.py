@@ -4,12 +4,12 @@ process, so it shares the test database) runs the Slack tasks with real countdow
 import pytest
 from celery.contrib.testing.worker import start_worker
 
+from airlock.celery import app as celery_app
 from approvals.models import Escalation
 from approvals.services import approval_decide
-from approvals.slack import tasks
-from governance.celery import app as celery_app
 from governance.models import DecisionRequest
-from tests.approvals.slack.conftest import buttons, escalate, texts
+from integrations.slack import tasks
+from tests.integrations.slack.conftest import buttons, escalate, texts
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
