@@ -7,14 +7,10 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django_htmx.middleware import HtmxDetails
 
+from shared.http import HtmxHttpRequest
 
-class HtmxHttpRequest(HttpRequest):
-    """HttpRequest as django-htmx's middleware leaves it."""
-
-    htmx: HtmxDetails
-
+__all__ = ["HtmxHttpRequest", "admin_required"]
 
 View = Callable[..., HttpResponse]
 
@@ -29,8 +25,3 @@ def admin_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def actor(user) -> str:
-    """The audit actor string for a person, the same shape the services use."""
-    return f"user:{user.get_username()}"

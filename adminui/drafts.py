@@ -106,12 +106,3 @@ def draft_diff(active: str, draft: str, *, context: int = 3) -> list[DiffLine]:
 
 def diff_stats(lines: list[DiffLine]) -> tuple[int, int]:
     return sum(1 for d in lines if d.kind == "add"), sum(1 for d in lines if d.kind == "del")
-
-
-def unified_text(active: str, draft: str, *, old_name: str, new_name: str) -> str:
-    """Plain unified diff text (for downloads and review in git)."""
-    return "".join(
-        difflib.unified_diff(
-            active.splitlines(keepends=True), draft.splitlines(keepends=True), fromfile=old_name, tofile=new_name
-        )
-    )

@@ -7,7 +7,7 @@ anomaly_retag/anomaly_resolve), which write their own audit events.
 
 from django.db import transaction
 
-from adminui.access import actor
+from governance.actors import audit_actor
 from governance.audit import audit_record
 from governance.models import AuditEvent
 
@@ -15,4 +15,4 @@ from governance.models import AuditEvent
 @transaction.atomic
 def admin_event(*, kind: str, by, payload: dict) -> AuditEvent:
     """Audit an admin action that changes nothing else (verifying the chain, exporting)."""
-    return audit_record(kind=kind, actor=actor(by), payload=payload)
+    return audit_record(kind=kind, actor=audit_actor(by), payload=payload)

@@ -15,14 +15,11 @@ messages already read are replayed), so oversized requests get exactly the usual
 
 import asyncio
 import io
-import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 SYNC_PATHS = frozenset({"/api/v1/decide", "/api/v1/verify"})
-# bench/decide_http.py compares decide with this endpoint: it must run the same way.
-BENCH_BASELINE = "/bench/baseline"
 
 
 def build_environ(scope: dict, body: bytes) -> dict:
@@ -65,10 +62,8 @@ class SyncPaths:
     """ASGI app: POSTs to `paths` run on `wsgi_app` in a thread pool, the rest on `asgi_app`."""
 
     def __init__(
-        self, asgi_app: Callable, wsgi_app: Callable, *, paths=None, threads: int = 10, max_body: int = 65536
+        self, asgi_app: Callable, wsgi_app: Callable, *, paths=SYNC_PATHS, threads: int = 10, max_body: int = 65536
     ):
-        if paths is None:
-            paths = SYNC_PATHS | ({BENCH_BASELINE} if os.environ.get("AIRLOCK_BENCH_BASELINE") == "1" else set())
         self.asgi_app, self.wsgi_app, self.paths, self.max_body = asgi_app, wsgi_app, frozenset(paths), max_body
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="airlock-api")
 

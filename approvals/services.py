@@ -22,6 +22,7 @@ from approvals.signals import (
     send_after_commit,
     vote_recorded,
 )
+from governance.actors import audit_actor
 from governance.audit import audit_record
 from governance.errors import Conflict, InvalidInput, NotEligible, NotFound
 from governance.models import DecisionRequest
@@ -138,7 +139,7 @@ def _vote(request_id, user, choice: str, comment: str, via: str, now: datetime |
     approvals = list(
         escalation.votes.filter(choice=Vote.Choice.APPROVE).select_related("user").order_by("created_at", "id")
     )
-    actor = f"user:{user.get_username()}"
+    actor = audit_actor(user)
     audit_record(
         kind="escalation.vote", actor=actor, agent=request.agent, request_id=request.id, at=now,
         payload={"choice": choice, "via": via, "comment": comment,

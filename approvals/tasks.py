@@ -3,9 +3,9 @@
 import logging
 from datetime import datetime
 
+from celery import shared_task
 from django.utils import timezone
 
-from airlock.celery import app
 from approvals.callbacks import CallbackFailed, callback_backoff, callback_deliver, callback_record
 from approvals.models import Escalation
 from approvals.services import escalation_expire, escalation_expire_due
@@ -14,7 +14,7 @@ from governance.errors import NotFound
 logger = logging.getLogger("airlock.tasks")
 
 
-@app.task(name="approvals.expire_escalation", bind=True)
+@shared_task(name="approvals.expire_escalation", bind=True)
 def expire_escalation(self, request_id: str) -> bool:
     """Scheduled with eta=deadline when the escalation opens."""
     try:
@@ -39,7 +39,7 @@ def schedule_expiry(request_id: str, deadline: datetime) -> None:
     expire_escalation.apply_async(args=[str(request_id)], eta=deadline)
 
 
-@app.task(name="approvals.expire_due_escalations")
+@shared_task(name="approvals.expire_due_escalations")
 def expire_due_escalations() -> int:
     """The beat sweep: the safety net for lost or late ETA tasks (e.g. a worker was down)."""
     count = escalation_expire_due()
@@ -48,7 +48,7 @@ def expire_due_escalations() -> int:
     return count
 
 
-@app.task(name="approvals.send_callback", bind=True, max_retries=None)
+@shared_task(name="approvals.send_callback", bind=True, max_retries=None)
 def send_callback(self, request_id: str) -> None:
     """POST the resolved request to the agent; exponential backoff on failure."""
     from django.conf import settings

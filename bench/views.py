@@ -2,8 +2,8 @@
 
 It authenticates the agent's bearer token exactly as the API does (prefix lookup, SHA-256
 compared in constant time) and INSERTs one DecisionRequest row in one transaction.
-Mounted at /bench/baseline only when AIRLOCK_BENCH_BASELINE=1 (see airlock/urls.py),
-so production never exposes it.
+Mounted at /bench/baseline by bench/urls.py, which only bench/settings.py loads, so
+production never exposes it.
 """
 
 import json

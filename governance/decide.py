@@ -11,8 +11,8 @@ from governance.audit import audit_record
 from governance.canonical import action_digest
 from governance.errors import Unavailable
 from governance.models import Agent, DecisionRequest, Envelope
-from governance.ports import escalation_open
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
+from governance.ports import escalation_open
 from governance.rows import insert
 from governance.services import envelope_compiled_by_pk
 from governance.state import DatabaseState

@@ -12,19 +12,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from approvals import services
 from approvals.models import Vote
 from governance.errors import AirlockError, Conflict, InvalidInput, NotEligible, NotFound
+from shared.http import HtmxHttpRequest
 from webqueue import cards
 
 WS_PATH = "/ws/queue/"
 MAX_COMMENT = 2000
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _queue_context(request: HttpRequest) -> dict:

@@ -1,12 +1,8 @@
-"""The benchmark's baseline endpoint exists only when AIRLOCK_BENCH_BASELINE=1."""
-
-import importlib
+"""The benchmark's baseline endpoint exists only in bench's own URLconf (bench/settings.py)."""
 
 import pytest
 from django.test import override_settings
-from django.urls import clear_url_caches
 
-import airlock.urls
 from governance.models import AuditEvent, DecisionRequest
 from tests.conftest import bearer
 
@@ -14,15 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def baseline_enabled(monkeypatch):
-    monkeypatch.setenv("AIRLOCK_BENCH_BASELINE", "1")
-    module = importlib.reload(airlock.urls)
-    clear_url_caches()
-    with override_settings(ROOT_URLCONF=module):
+def baseline_enabled():
+    with override_settings(ROOT_URLCONF="bench.urls"):
         yield
-    monkeypatch.delenv("AIRLOCK_BENCH_BASELINE")
-    importlib.reload(airlock.urls)
-    clear_url_caches()
 
 
 def test_it_is_not_mounted_by_default(client, procurement):

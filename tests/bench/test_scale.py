@@ -1,9 +1,11 @@
-"""seed_scale: valid rows, valid chains, continuing from existing chain heads."""
+"""seed_scale (bench's command, installed by bench/settings.py): valid rows, valid chains,
+continuing from existing chain heads."""
 
 import pytest
 from django.core.management import call_command
 
 from approvals.models import Escalation, EscalationGroup
+from bench.management.commands.seed_scale import Command as SeedScale
 from governance.audit import audit_verify
 from governance.models import Agent, AuditEvent, DecisionRequest
 
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_makes_pending_escalations_and_verifiable_chains(capsys):
     before = AuditEvent.objects.count()
-    call_command("seed_scale", "--escalations", "120", "--audit-events", "3000", "--agents", "3")
+    call_command(SeedScale(), "--escalations", "120", "--audit-events", "3000", "--agents", "3")
     assert Agent.objects.filter(name__startswith="scale-").count() == 3
     pending = DecisionRequest.objects.filter(status="pending", decision="escalate")
     assert pending.count() == 120 == Escalation.objects.count()
@@ -27,8 +29,8 @@ def test_seed_makes_pending_escalations_and_verifiable_chains(capsys):
 
 
 def test_seeding_twice_extends_the_same_chains(procurement):
-    call_command("seed_scale", "--escalations", "10", "--audit-events", "200", "--agents", "2")
-    call_command("seed_scale", "--escalations", "10", "--audit-events", "200", "--agents", "2", "--seed", "2")
+    call_command(SeedScale(), "--escalations", "10", "--audit-events", "200", "--agents", "2")
+    call_command(SeedScale(), "--escalations", "10", "--audit-events", "200", "--agents", "2", "--seed", "2")
     assert Agent.objects.filter(name__startswith="scale-").count() == 2
     assert DecisionRequest.objects.filter(status="pending").count() == 20
     assert audit_verify() is None

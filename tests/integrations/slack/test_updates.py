@@ -9,9 +9,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from approvals.services import approval_decide, escalation_expire
-from governance.signals import breaker_tripped, send_after_commit
 from approvals.tokens import personal_token_create
 from governance.models import Agent, AuditEvent, DecisionRequest
+from governance.signals import breaker_tripped, send_after_commit
 from tests.integrations.slack.conftest import (
     buttons,
     click_payload,
