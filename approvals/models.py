@@ -17,8 +17,6 @@ class Escalation(models.Model):
     deadline = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    slack_channel = models.CharField(max_length=64, blank=True)
-    slack_ts = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"escalation {self.request_id}"

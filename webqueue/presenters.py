@@ -13,6 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from approvals.models import Escalation, Vote
+from approvals.outcomes import outcome_word
 from governance.decide import effective_status
 from governance.models import Agent, DecisionRequest
 
@@ -37,11 +38,6 @@ INPUT_SOURCE_LABELS = {
     "tool": "a tool's output",
     "config": "configuration",
     "system": "the system",
-}
-OUTCOME_LABELS = {
-    "approved": "Approved",
-    "rejected": "Denied",
-    "expired": "Expired — treated as deny",
 }
 
 
@@ -163,7 +159,7 @@ class Card:
 
     @property
     def outcome_label(self) -> str:
-        return OUTCOME_LABELS.get(self.status, self.status)
+        return outcome_word(self.status)
 
     @property
     def risk_text(self) -> str:

@@ -6,6 +6,7 @@ from integrations.registry import ChannelConfig
 class SlackConfig(ChannelConfig):
     """Slack: escalation messages with Approve / Deny buttons, updated in place."""
 
+    default = True  # apps.py also imports ChannelConfig, another AppConfig
     name = "integrations.slack"
     label = "slack"
     verbose_name = "Slack"

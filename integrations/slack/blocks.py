@@ -11,17 +11,12 @@ from numbers import Number
 from django.utils import timezone
 
 from approvals.models import Escalation, Vote
+from approvals.outcomes import outcome_word
 from governance.decide import effective_status
 from governance.models import Agent
 from integrations.slack.client import ACTION_APPROVE, ACTION_DENY
 
 VIA = {"slack": "Slack", "web": "web", "api": "API"}
-HEADERS = {
-    "pending": "Approval needed",
-    "approved": "Approved",
-    "rejected": "Rejected",
-    "expired": "Expired (denied)",
-}
 
 
 def escape(text: object) -> str:
@@ -103,7 +98,8 @@ def _outcome(status: str, escalation: Escalation, votes: list[Vote]) -> str:
     by_name = {v.user.get_username(): v for v in votes}
     names = [_voter(by_name[n]) if n in by_name else escape(n) for n in request.decided_by or []]
     who = ", ".join(names) or "—"
-    icon, word = (":white_check_mark:", "Approved") if status == "approved" else (":no_entry:", "Rejected")
+    icon = ":white_check_mark:" if status == "approved" else ":no_entry:"
+    word = outcome_word(status)
     text = f"{icon} *{word}* by {who} · {slack_date(when)}"
     if request.comment:
         text += "\n>" + cut(escape(request.comment), 500).replace("\n", "\n>")
@@ -119,7 +115,7 @@ def escalation_message(
     votes = list(votes)
     status = effective_status(request, now)
     agent, params = request.agent.name, request.params if isinstance(request.params, dict) else {}
-    header = HEADERS.get(status, status.capitalize())
+    header = outcome_word(status)
     # plain_text (the header) is shown as typed; the fallback `text` is mrkdwn, so escaped.
     title = f"{header}: {agent} wants {request.action}" + (f" on {request.resource}" if request.resource else "")
     text = cut(escape(title), 1000)

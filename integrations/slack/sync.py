@@ -14,12 +14,14 @@ from contextlib import contextmanager
 
 import redis
 from django.conf import settings
+from django.db import IntegrityError, transaction
 
 from approvals.models import Escalation
 from governance.decide import effective_status
 from governance.models import Agent
 from integrations.slack import blocks, client
 from integrations.slack.client import SlackFailure
+from integrations.slack.models import SlackMessage
 
 logger = logging.getLogger("airlock.slack")
 
@@ -31,11 +33,17 @@ class SlackBusy(Exception):
     """Another worker is posting this escalation's message right now."""
 
 
+def posted(escalation: Escalation) -> SlackMessage | None:
+    """The escalation's message, if it has been posted."""
+    return getattr(escalation, "slack_message", None)
+
+
 def channel_for(escalation: Escalation) -> str:
     """Where an escalation goes: where it already is, else the envelope's slack_channel,
     else SLACK_CHANNEL."""
-    if escalation.slack_channel:
-        return escalation.slack_channel
+    message = posted(escalation)
+    if message is not None:
+        return message.channel
     envelope = escalation.request.envelope
     document = envelope.document if envelope is not None and isinstance(envelope.document, dict) else {}
     return str(document.get("slack_channel") or settings.SLACK_CHANNEL or "")
@@ -49,7 +57,7 @@ def agent_channel(agent: Agent) -> str:
 
 def _load(request_id: str) -> Escalation | None:
     return (
-        Escalation.objects.select_related("request__agent", "request__envelope")
+        Escalation.objects.select_related("request__agent", "request__envelope", "slack_message")
         .filter(pk=request_id)
         .first()
     )
@@ -98,9 +106,10 @@ def escalation_message_sync(*, request_id: str, attempts: int = 3) -> str:
         votes = _votes(escalation)
         seen = _fingerprint(escalation, votes)
         text, message = blocks.escalation_message(escalation, votes)
-        if escalation.slack_ts:
+        existing = posted(escalation)
+        if existing is not None:
             try:
-                client.message_update(channel=channel, ts=escalation.slack_ts, text=text, blocks=message)
+                client.message_update(channel=channel, ts=existing.ts, text=text, blocks=message)
             except SlackFailure as exc:
                 if exc.error in GONE:
                     # Someone deleted the message or archived the channel; the web queue
@@ -111,11 +120,14 @@ def escalation_message_sync(*, request_id: str, attempts: int = 3) -> str:
             result = "updated"
         else:
             with _post_lock(request_id):
-                stored = Escalation.objects.filter(pk=request_id).values_list("slack_ts", flat=True).first()
-                if stored:
+                if SlackMessage.objects.filter(pk=request_id).exists():
                     continue  # another worker posted while we waited: update theirs instead
                 channel_id, ts = client.message_post(channel=channel, text=text, blocks=message)
-                Escalation.objects.filter(pk=request_id, slack_ts="").update(slack_channel=channel_id, slack_ts=ts)
+                try:
+                    with transaction.atomic():
+                        SlackMessage.objects.create(escalation_id=request_id, channel=channel_id, ts=ts)
+                except IntegrityError:
+                    logger.warning("slack message of %s was stored by another worker", request_id)
             result = "posted"
         current = _load(request_id)
         if current is None or _fingerprint(current, _votes(current)) == seen:

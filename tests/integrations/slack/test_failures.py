@@ -8,11 +8,11 @@ from celery.signals import task_retry
 from django.db import connection
 
 from airlock.celery import app as celery_app
-from approvals.models import Escalation
 from approvals.services import approval_decide
 from governance.models import AuditEvent, DecisionRequest
 from integrations.slack import sync, tasks
 from integrations.slack.client import SlackFailure
+from integrations.slack.models import SlackMessage
 from tests.integrations.slack.conftest import buttons, escalate, texts
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,7 +42,7 @@ def test_429_is_retried_no_sooner_than_retry_after(slack, procurement, retries):
     assert name == "integrations.slack.escalation_sync"
     assert countdown >= 7
     assert isinstance(cause, SlackFailure) and cause.error == "ratelimited" and cause.retry_after == 7
-    assert Escalation.objects.get(pk=request_id).slack_ts == slack.only_message().ts
+    assert SlackMessage.objects.get(pk=request_id).ts == slack.only_message().ts
 
 
 def test_500_is_retried_with_growing_backoff(slack, procurement, retries):
@@ -108,7 +108,7 @@ def test_post_that_never_succeeded_is_replaced_by_the_final_state(slack, procure
     message = slack.only_message()
     assert buttons(message.blocks) == []
     assert "*Approved* by alice (web)" in texts(message.blocks)
-    assert Escalation.objects.get(pk=request_id).slack_ts == message.ts
+    assert SlackMessage.objects.get(pk=request_id).ts == message.ts
     assert AuditEvent.objects.filter(request_id=request_id, kind="escalation.approved").count() == 1
 
 
@@ -163,4 +163,4 @@ def test_two_syncs_at_once_post_one_message(slack, procurement, settings, redis_
     assert sorted(results) == ["posted", "updated"]
     assert len(slack.calls_to("chat.postMessage")) == 1
     assert len(slack.messages) == 1
-    assert Escalation.objects.get(pk=request_id).slack_ts == slack.only_message().ts
+    assert SlackMessage.objects.get(pk=request_id).ts == slack.only_message().ts

@@ -10,6 +10,7 @@ from approvals import signals
 from approvals.models import Escalation
 from governance.models import AuditEvent, DecisionRequest
 from integrations.slack import receivers
+from integrations.slack.models import SlackMessage
 from integrations.slack.tasks import slack_escalation_sync
 from tests.integrations.slack.conftest import BIG_ORDER, buttons, escalate, texts
 
@@ -29,7 +30,7 @@ def test_escalation_is_posted_with_context_and_buttons(slack, procurement):
     assert posts[0].args["channel"] == "#approvals"
     message = slack.only_message()
     escalation = Escalation.objects.get(pk=request_id)
-    assert (escalation.slack_channel, escalation.slack_ts) == ("C0APPROVALS", message.ts)
+    assert (escalation.slack_message.channel, escalation.slack_message.ts) == ("C0APPROVALS", message.ts)
 
     body = texts(message.blocks)
     assert "`procurement-bot`" in body
@@ -62,7 +63,7 @@ def test_envelope_channel_overrides_the_global_one(slack, make_agent):
     request_id = escalate(agent, {"action": "purchase_order.create", "params": {"amount": 20000}})
 
     assert slack.calls_to("chat.postMessage")[0].args["channel"] == "#finance-approvals"
-    assert Escalation.objects.get(pk=request_id).slack_channel == "C0FINANCE"
+    assert SlackMessage.objects.get(pk=request_id).channel == "C0FINANCE"
     assert "20,000" in texts(slack.only_message().blocks)
 
 
@@ -107,7 +108,7 @@ def test_without_slack_settings_nothing_runs_and_nothing_fails(fake_slack, setti
 
     request_id = escalate(procurement)
 
-    assert Escalation.objects.get(pk=request_id).slack_ts == ""
+    assert not SlackMessage.objects.filter(pk=request_id).exists()
     assert fake_slack.calls == []
     assert slack_escalation_sync.apply(args=[request_id]).result == "disabled"
     assert Client().post("/slack/interactions/", {"payload": "{}"}).status_code == 404

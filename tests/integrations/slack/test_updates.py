@@ -101,7 +101,7 @@ def test_expiry_updates_the_message(slack, procurement):
     message = slack.only_message()
     assert buttons(message.blocks) == []
     assert ":hourglass: *Expired*" in texts(message.blocks) and "*deny*" in texts(message.blocks)
-    assert message.text.startswith("Expired (denied): procurement-bot")
+    assert message.text.startswith("Expired — treated as deny: procurement-bot")
     assert AuditEvent.objects.filter(request_id=request_id, kind="escalation.expired").count() == 1
 
 

@@ -5,10 +5,10 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from airlock.celery import app as celery_app
-from approvals.models import Escalation
 from approvals.services import approval_decide
 from governance.models import DecisionRequest
 from integrations.slack import tasks
+from integrations.slack.models import SlackMessage
 from tests.integrations.slack.conftest import buttons, escalate, texts
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -31,12 +31,12 @@ def test_worker_posts_and_waits_out_retry_after(worker, slack, procurement):
     slack.fail("chat.postMessage", status=429, retry_after=1)
 
     request_id = escalate(procurement)
-    slack.wait_for(lambda: Escalation.objects.get(pk=request_id).slack_ts, what="the message ts stored")
+    slack.wait_for(lambda: SlackMessage.objects.filter(pk=request_id).exists(), what="the message ts stored")
 
     first, second = slack.calls_to("chat.postMessage")
     assert (first.status, second.status) == (429, 200)
     assert second.at - first.at >= 1.0  # Slack said wait a second; the worker did
-    assert Escalation.objects.get(pk=request_id).slack_ts == slack.only_message().ts
+    assert SlackMessage.objects.get(pk=request_id).ts == slack.only_message().ts
 
 
 def test_slack_outage_during_an_escalation(worker, slack, procurement, people):
@@ -58,4 +58,4 @@ def test_slack_outage_during_an_escalation(worker, slack, procurement, people):
     assert buttons(message.blocks) == []
     assert "*Approved* by alice (web)" in texts(message.blocks)
     assert len(slack.calls_to("chat.postMessage", ok_only=True)) == 1
-    assert Escalation.objects.get(pk=request_id).slack_ts == message.ts
+    assert SlackMessage.objects.get(pk=request_id).ts == message.ts
