@@ -216,7 +216,7 @@ def test_unknown_escalation_and_bad_input(escalate, alice, procurement):
     with pytest.raises(InvalidInput):
         approval_decide(request_id=rid, user=alice, choice="maybe")
     with pytest.raises(InvalidInput):
-        approval_decide(request_id=rid, user=alice, choice="approve", via="email")
+        approval_decide(request_id=rid, user=alice, choice="approve", via="Not a channel!")
     assert row(rid).status == "pending"
 
 

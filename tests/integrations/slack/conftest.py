@@ -12,11 +12,6 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from approvals.receivers import schedule_expiry_on_open
-from approvals.signals import escalation_opened
-from integrations.slack import receivers
-from tests.integrations.slack.fake_slack import FakeSlack
-
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM = "T0AIRLOCK"
 CHANNEL_ID = "C0APPROVALS"
@@ -26,34 +21,6 @@ BIG_ORDER = {
     "params": {"amount": 47000, "currency": "USD"},
     "context": {"reasoning": "office chairs for the new floor", "input_source": "user", "confidence": 0.9},
 }
-
-
-@pytest.fixture
-def fake_slack():
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def slack(fake_slack, settings, redis_url):
-    """Slack configured against the fake, receivers connected, Celery eager."""
-    settings.SLACK_BOT_TOKEN = fake_slack.token
-    settings.SLACK_SIGNING_SECRET = SIGNING_SECRET
-    settings.SLACK_CHANNEL = "#approvals"
-    settings.SLACK_API_URL = fake_slack.url
-    settings.SLACK_ENABLED = True
-    settings.SLACK_TIMEOUT = 2
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    settings.CELERY_TASK_EAGER_PROPAGATES = False
-    receivers.connect()
-    # Eager Celery ignores ETAs, so the expiry task scheduled at open would run at once, find
-    # the escalation not yet due and reschedule itself until RecursionError (harmless but ~10 s
-    # per test). Expiry is driven explicitly in these tests (escalation_expire(now=...)).
-    escalation_opened.disconnect(dispatch_uid="approvals.schedule_expiry")
-    yield fake_slack
-    escalation_opened.connect(schedule_expiry_on_open, dispatch_uid="approvals.schedule_expiry")
-    receivers.disconnect()
 
 
 @pytest.fixture

@@ -105,6 +105,9 @@ def test_without_slack_settings_nothing_runs_and_nothing_fails(fake_slack, setti
     assert settings.SLACK_ENABLED is False
     apps.get_app_config("approvals").ready()
     assert "slack.escalation_opened" not in connected(signals.escalation_opened)
+    settings.SLACK_ENABLED = False
+    apps.get_app_config("slack").ready()
+    assert "slack.escalation_opened" not in connected(signals.escalation_opened)
 
     request_id = escalate(procurement)
 
@@ -117,11 +120,14 @@ def test_without_slack_settings_nothing_runs_and_nothing_fails(fake_slack, setti
 def test_ready_connects_the_receivers_only_when_configured(settings):
     settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET, settings.SLACK_ENABLED = "xoxb-1", "s", True
     try:
-        apps.get_app_config("approvals").ready()
+        apps.get_app_config("slack").ready()
         for signal, _receiver, uid in receivers.RECEIVERS:
             assert uid in connected(signal)
     finally:
         receivers.disconnect()
+    assert "slack.escalation_opened" not in connected(signals.escalation_opened)
+    settings.SLACK_ENABLED = False
+    apps.get_app_config("slack").ready()
     assert "slack.escalation_opened" not in connected(signals.escalation_opened)
 
 
