@@ -1,14 +1,15 @@
 """What an Approve / Deny click in Slack does: find the Airlock person behind the Slack user,
 then record their vote through approval_decide, the service the web queue and the API use.
 
-A click never talks to Slack itself: refusals ("not eligible", "already decided") are queued as
-ephemeral messages after commit, and the message update follows from the service's signals.
+A click never talks to Slack itself: click_decide returns the refusal to show ("not eligible",
+"already decided"), which the caller (the view, or the lookup task) queues as an ephemeral
+message after commit; the message update follows from the service's signals. Nothing here
+imports the tasks, so tasks.py can import this module.
 """
 
 import logging
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 
 from approvals.models import ApproverProfile
 from approvals.services import approval_decide
@@ -56,42 +57,19 @@ def already_decided_text(request_id: str) -> str:
     return text + " Your click was not counted."
 
 
-def refuse(click: Click, text: str) -> None:
-    """Tell only the clicker, in Slack, after commit."""
-    from integrations.slack.tasks import slack_ephemeral_post
-
-    payload = {"channel": click.channel_id, "user": click.slack_user_id, "text": text}
-    transaction.on_commit(lambda: slack_ephemeral_post.delay(**payload))
-
-
-def click_decide(click: Click, user) -> str:
-    """Record `user`'s click (or refuse it). Returns a short label of what happened."""
+def click_decide(click: Click, user) -> tuple[str, str | None]:
+    """Record `user`'s click, or refuse it. Returns (a short label of what happened, the text
+    to show only the clicker, or None when the click counted)."""
     if user is None:
         logger.warning("slack click by unlinked Slack user %s on %s", click.slack_user_id, click.request_id)
-        refuse(click, NOT_LINKED.format(slack_id=click.slack_user_id))
-        return "unknown_user"
+        return "unknown_user", NOT_LINKED.format(slack_id=click.slack_user_id)
     try:
         outcome = approval_decide(request_id=click.request_id, user=user, choice=click.choice, via="slack")
     except NotEligible:
         logger.warning("slack click by ineligible %s on %s", user.get_username(), click.request_id)
-        refuse(click, NOT_ELIGIBLE)
-        return "not_eligible"
+        return "not_eligible", NOT_ELIGIBLE
     except NotFound:
-        refuse(click, NOT_FOUND)
-        return "not_found"
+        return "not_found", NOT_FOUND
     except Conflict as exc:
-        refuse(click, ALREADY_VOTED if exc.code == "already_voted" else already_decided_text(click.request_id))
-        return exc.code
-    return "resolved" if outcome.resolved else "counted"
-
-
-def click_handle(click: Click) -> str:
-    """Called by the interactivity view. A Slack id linked in Airlock is decided at once (one
-    short transaction); otherwise the email lookup needs users.info, so a worker does it."""
-    user = person_by_slack_id(click.slack_user_id)
-    if user is not None:
-        return click_decide(click, user)
-    from integrations.slack.tasks import slack_click_resolve
-
-    slack_click_resolve.delay(click.as_dict())
-    return "queued"
+        return exc.code, ALREADY_VOTED if exc.code == "already_voted" else already_decided_text(click.request_id)
+    return ("resolved" if outcome.resolved else "counted"), None

@@ -7,9 +7,11 @@ import random
 import redis
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 
 from integrations.slack import client, sync
 from integrations.slack.client import Click, SlackFailure
+from integrations.slack.interactions import click_decide, person_by_email, person_by_slack_id
 
 logger = logging.getLogger("airlock.slack")
 
@@ -72,11 +74,31 @@ def slack_click_resolve(self, click: dict) -> str:
     decide as them. Only the lookup is retried; the decision runs once."""
     if not settings.SLACK_ENABLED:
         return "disabled"
-    from integrations.slack.interactions import click_decide, person_by_email
-
     parsed = Click(**click)
     try:
         email = client.user_email(parsed.slack_user_id)
     except SlackFailure as exc:
         raise _retry(self, exc) from None
-    return click_decide(parsed, person_by_email(email))
+    label, refusal = click_decide(parsed, person_by_email(email))
+    if refusal is not None:
+        refuse(parsed, refusal)
+    return label
+
+
+def refuse(click: Click, text: str) -> None:
+    """Tell only the clicker, in Slack, after commit."""
+    payload = {"channel": click.channel_id, "user": click.slack_user_id, "text": text}
+    transaction.on_commit(lambda: slack_ephemeral_post.delay(**payload))
+
+
+def click_handle(click: Click) -> str:
+    """Called by the interactivity view. A Slack id linked in Airlock is decided at once (one
+    short transaction); otherwise the email lookup needs users.info, so a worker does it."""
+    user = person_by_slack_id(click.slack_user_id)
+    if user is None:
+        slack_click_resolve.delay(click.as_dict())
+        return "queued"
+    label, refusal = click_decide(click, user)
+    if refusal is not None:
+        refuse(click, refusal)
+    return label

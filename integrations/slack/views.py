@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from integrations.slack import client
-from integrations.slack.interactions import click_handle
+from integrations.slack.tasks import click_handle
 
 logger = logging.getLogger("airlock.slack")
 
