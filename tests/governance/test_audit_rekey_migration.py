@@ -8,7 +8,14 @@ from django.db.migrations.executor import MigrationExecutor
 
 from governance.audit import audit_verify, legacy_event_hash
 from governance.models import AuditChainHead, AuditEvent
-from tests.governance.test_audit_tamper import EVENTS, chain_of, plain_sha256, po, rewrite_chain, sql
+from tests.governance.test_audit_tamper import (
+    EVENTS,
+    chain_of,
+    plain_sha256,
+    po,
+    rewrite_chain,
+    sql,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = ("governance", "0003_params_gin")
