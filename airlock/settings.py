@@ -224,6 +224,38 @@ AIRLOCK_CALLBACK_TIMEOUT = envint("AIRLOCK_CALLBACK_TIMEOUT", "5")
 AIRLOCK_CALLBACK_RETRIES = envint("AIRLOCK_CALLBACK_RETRIES", "8")
 AIRLOCK_CALLBACK_BACKOFF = envint("AIRLOCK_CALLBACK_BACKOFF", "2")
 
+# --- Audit trail: keyed chain hashes, checkpoints outside the database (docs/audit.md) ----
+def var_secret(name: str) -> str:
+    """A per-installation secret generated once into var/<name> (mode 0600). Written under a
+    temporary name and linked into place, so processes starting together agree on one value."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / name
+    if not path.exists():
+        temporary = VAR_DIR / f".{name}.{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(os.urandom(32).hex())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process won; use theirs
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()
+
+
+# HMAC-SHA256 key of every audit event hash and checkpoint line. It must never be stored in
+# the database: someone who can write the database must not be able to recompute the chain.
+AUDIT_KEY = os.environ.get("AUDIT_KEY", "") or var_secret("audit_key")
+if len(AUDIT_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_KEY must be at least 32 characters (e.g. 64 hex digits)")
+AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR", "") or str(VAR_DIR / "audit-checkpoints")
+AUDIT_CHECKPOINT_INTERVAL = envduration("AUDIT_CHECKPOINT_INTERVAL", "5m")
+CELERY_BEAT_SCHEDULE["governance-audit-checkpoint"] = {
+    "task": "governance.audit_checkpoint", "schedule": float(AUDIT_CHECKPOINT_INTERVAL),
+    "options": {"expires": AUDIT_CHECKPOINT_INTERVAL},
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],

@@ -3,15 +3,23 @@
 Each agent has its own chain ("agent:<id>"), people and system actions share "system".
 Appending locks only that chain's head row, so decisions by different agents never
 wait on each other, while each chain stays strictly ordered and verifiable.
+
+Each event's hash is an HMAC-SHA256 under AUDIT_KEY, a secret kept outside the database, so
+whoever can write the database still cannot recompute the chain; `audit_checkpoint`
+(governance/audit_checkpoints.py) pins chain heads in files outside the database, so a
+chain cut short and its head rolled back is caught too. See docs/audit.md.
 """
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -27,7 +35,23 @@ def chain_for(agent: Agent | None) -> str:
     return f"agent:{agent.pk}" if agent is not None else SYSTEM_CHAIN
 
 
-def event_hash(
+def audit_key() -> bytes:
+    return settings.AUDIT_KEY.encode()
+
+
+@lru_cache(maxsize=4)
+def _keyed(key: bytes) -> "hmac.HMAC":
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def keyed_hash(text: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of `text` under AUDIT_KEY (or `key`), hex."""
+    mac = _keyed(key if key is not None else audit_key()).copy()
+    mac.update(text.encode())
+    return mac.hexdigest()
+
+
+def event_body(
     *,
     chain: str,
     seq: int,
@@ -39,7 +63,8 @@ def event_hash(
     payload: Any,
     created_at: datetime,
 ) -> str:
-    body = canonical_json(
+    """The canonical text an event's hash covers."""
+    return canonical_json(
         {
             "chain": chain,
             "seq": seq,
@@ -52,7 +77,16 @@ def event_hash(
             "at": created_at.isoformat(),
         }
     )
-    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def event_hash(*, key: bytes | None = None, **fields: Any) -> str:
+    """The chain hash of one event: HMAC-SHA256 under AUDIT_KEY over event_body(**fields)."""
+    return keyed_hash(event_body(**fields), key)
+
+
+def legacy_event_hash(**fields: Any) -> str:
+    """The first release's unkeyed SHA-256; only migration 0004_audit_rekey still reads it."""
+    return hashlib.sha256(event_body(**fields).encode()).hexdigest()
 
 
 _HEAD_TABLE = AuditChainHead._meta.db_table
@@ -135,13 +169,30 @@ class ChainBreak:
     event_id: int | None
     seq: int
     problem: str
+    where: str = ""  # overrides the location, e.g. a checkpoint file's line
 
     def __str__(self) -> str:
-        where = f"event {self.event_id}" if self.event_id else "chain head"
+        where = self.where or (f"event {self.event_id}" if self.event_id else "chain head")
         return f"{where} (chain {self.chain}, seq {self.seq}): {self.problem}"
 
 
-def _chain_breaks(chain: str) -> Iterator[ChainBreak]:
+def _stored_hash(event: AuditEvent) -> str:
+    return event_hash(
+        chain=event.chain,
+        seq=event.seq,
+        prev_hash=event.prev_hash,
+        kind=event.kind,
+        actor=event.actor,
+        agent_id=event.agent_id,
+        request_id=str(event.request_id) if event.request_id else None,
+        payload=event.payload,
+        created_at=event.created_at,
+    )
+
+
+def _chain_breaks(chain: str, pins: dict | None = None) -> Iterator[ChainBreak]:
+    """The first break of one chain. `pins` are its checkpoints: {seq: [(hash, label)]}."""
+    pins = pins or {}
     expected_prev, expected_seq = GENESIS, 1
     events = AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000)
     for event in events:
@@ -151,33 +202,45 @@ def _chain_breaks(chain: str) -> Iterator[ChainBreak]:
         if event.prev_hash != expected_prev:
             yield ChainBreak(chain, event.id, event.seq, "prev_hash does not match the previous event")
             return
-        recomputed = event_hash(
-            chain=chain,
-            seq=event.seq,
-            prev_hash=event.prev_hash,
-            kind=event.kind,
-            actor=event.actor,
-            agent_id=event.agent_id,
-            request_id=str(event.request_id) if event.request_id else None,
-            payload=event.payload,
-            created_at=event.created_at,
-        )
-        if recomputed != event.hash:
-            yield ChainBreak(chain, event.id, event.seq, "content does not match its hash (edited)")
+        if not hmac.compare_digest(_stored_hash(event), event.hash):
+            yield ChainBreak(
+                chain, event.id, event.seq,
+                "content does not match its hash (edited, or rehashed without AUDIT_KEY)",
+            )
             return
+        for pinned, label in pins.get(event.seq, ()):
+            if pinned != event.hash:
+                yield ChainBreak(chain, event.id, event.seq, f"differs from the {label} (chain rewritten)")
+                return
         expected_prev, expected_seq = event.hash, event.seq + 1
+    last_seq = expected_seq - 1
+    beyond = [(seq, label) for seq, entries in pins.items() if seq > last_seq for _, label in entries]
+    if beyond:
+        seq, label = max(beyond)
+        yield ChainBreak(
+            chain, None, seq, f"events missing at the end of the chain (truncated): the {label} has seq {seq}, "
+            f"the chain ends at seq {last_seq}",
+        )
+        return
     head = AuditChainHead.objects.filter(chain=chain).first()
-    if head and (head.seq != expected_seq - 1 or head.hash != expected_prev):
+    if head and (head.seq != last_seq or head.hash != expected_prev):
         yield ChainBreak(chain, None, head.seq, "events missing at the end of the chain (truncated)")
 
 
-def audit_verify(*, chains: list[str] | None = None) -> ChainBreak | None:
+def audit_verify(*, chains: list[str] | None = None, checkpoint_dir: str | None = None) -> ChainBreak | None:
     """The first break (by event id) in the given chains, or in every chain when none are
-    given; None when they are intact."""
+    given; None when they are intact. Chain heads checkpointed outside the database
+    (AUDIT_CHECKPOINT_DIR, or `checkpoint_dir`) must still be there, unchanged."""
+    from governance.audit_checkpoints import read_checkpoints
+
+    checkpoints = read_checkpoints(checkpoint_dir)
     if chains is None:
         chains = set(AuditChainHead.objects.values_list("chain", flat=True))
         chains |= set(AuditEvent.objects.values_list("chain", flat=True).distinct())
-    breaks = [b for chain in sorted(chains) for b in _chain_breaks(chain)]
+        chains |= set(checkpoints.pins)
+    breaks = [b for chain in sorted(chains) for b in _chain_breaks(chain, checkpoints.pins.get(chain))]
+    if checkpoints.problem is not None:
+        breaks.append(checkpoints.problem)
     if not breaks:
         return None
     return min(breaks, key=lambda b: (b.event_id is None, b.event_id or 0))

@@ -47,6 +47,13 @@ def redis_url() -> str:
     return settings.REDIS_URL
 
 
+@pytest.fixture(autouse=True)
+def _audit_checkpoints_per_test(settings, tmp_path):
+    """Each test writes and reads its own audit checkpoints: checkpoints of one test's
+    (rolled back) database would otherwise be "truncated" chains to the next test."""
+    settings.AUDIT_CHECKPOINT_DIR = str(tmp_path / "audit-checkpoints")
+
+
 def bearer(token: str) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 

@@ -67,3 +67,7 @@ def missing(reason: str):
 
 def pytest_report_header(config):
     return [f"redis: {os.environ.get('REDIS_URL') or REDIS_PROBLEM}", f"CI: {IN_CI}"]
+# Child processes (workers, servers, commands) of this run never read or write the checkout's
+# var/audit-checkpoints: those checkpoint the development database, not the test one.
+os.environ["AUDIT_CHECKPOINT_DIR"] = tempfile.mkdtemp(prefix="airlock-test-checkpoints-")
+atexit.register(shutil.rmtree, os.environ["AUDIT_CHECKPOINT_DIR"], ignore_errors=True)
