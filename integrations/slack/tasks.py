@@ -33,7 +33,9 @@ def _retry(task, exc: Exception):
     return task.retry(exc=exc, countdown=delay)
 
 
-@shared_task(bind=True, name="integrations.slack.escalation_sync", max_retries=MAX_RETRIES, ignore_result=True)
+# Task names keep their first spelling (approvals.slack.*): messages already queued under
+# them when the code moved must still find their task.
+@shared_task(bind=True, name="approvals.slack.escalation_sync", max_retries=MAX_RETRIES, ignore_result=True)
 def slack_escalation_sync(self, request_id: str) -> str:
     """Post the escalation's message, or update it in place to its current state."""
     if not settings.SLACK_ENABLED:
@@ -44,7 +46,7 @@ def slack_escalation_sync(self, request_id: str) -> str:
         raise _retry(self, exc) from None
 
 
-@shared_task(bind=True, name="integrations.slack.breaker_post", max_retries=MAX_RETRIES, ignore_result=True)
+@shared_task(bind=True, name="approvals.slack.breaker_post", max_retries=MAX_RETRIES, ignore_result=True)
 def slack_breaker_post(self, agent_id: int, reason: str) -> str:
     """Announce a circuit-breaker trip in the agent's channel."""
     if not settings.SLACK_ENABLED:
@@ -56,7 +58,7 @@ def slack_breaker_post(self, agent_id: int, reason: str) -> str:
 
 
 # An ephemeral answers a click; after a few minutes it would only confuse.
-@shared_task(bind=True, name="integrations.slack.ephemeral_post", max_retries=4, ignore_result=True)
+@shared_task(bind=True, name="approvals.slack.ephemeral_post", max_retries=4, ignore_result=True)
 def slack_ephemeral_post(self, channel: str, user: str, text: str) -> str:
     """A message only one Slack user sees (a refused or late click)."""
     if not settings.SLACK_ENABLED or not channel:
@@ -68,7 +70,7 @@ def slack_ephemeral_post(self, channel: str, user: str, text: str) -> str:
     return "posted"
 
 
-@shared_task(bind=True, name="integrations.slack.click_resolve", max_retries=4, ignore_result=True)
+@shared_task(bind=True, name="approvals.slack.click_resolve", max_retries=4, ignore_result=True)
 def slack_click_resolve(self, click: dict) -> str:
     """A click by a Slack user with no linked id: look up their email (users.info), then
     decide as them. Only the lookup is retried; the decision runs once."""

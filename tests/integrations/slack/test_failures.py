@@ -39,7 +39,7 @@ def test_429_is_retried_no_sooner_than_retry_after(slack, procurement, retries):
     assert [c.status for c in slack.calls_to("chat.postMessage")] == [429, 200]
     assert len(retries) == 1
     name, countdown, cause = retries[0]
-    assert name == "integrations.slack.escalation_sync"
+    assert name == "approvals.slack.escalation_sync"
     assert countdown >= 7
     assert isinstance(cause, SlackFailure) and cause.error == "ratelimited" and cause.retry_after == 7
     assert SlackMessage.objects.get(pk=request_id).ts == slack.only_message().ts
