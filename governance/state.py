@@ -44,11 +44,12 @@ def _key(kind: str, kwargs: dict) -> tuple | None:
 
 
 def glob_sql(pattern: str, vendor: str) -> tuple[str, str]:
-    """(operator, operand) testing a column against the glob inside the database, in linear
-    time: SQLite's GLOB (case sensitive, unlike its LIKE) or LIKE elsewhere, never a regular
-    expression (on SQLite, Django's REGEXP is Python's backtracking `re`, run in the web
-    process: `*a*a*a*a*a*b` over long actions froze it for a minute). Both engines match
-    `*`/`%` without backtracking blow-up. Character sets ([...]) become a single-character
+    """(operator, operand) testing a column against the glob inside the database: SQLite's
+    GLOB (case sensitive, unlike its LIKE) or LIKE elsewhere, never a regular expression (on
+    SQLite, Django's REGEXP is Python's backtracking `re`, run in the web process:
+    `*a*a*a*a*a*b` over long actions froze it for a minute). Both engines give up on a `*`/`%`
+    as soon as a later one has run out of text (SQLite's NOWILDCARDMATCH, PostgreSQL's
+    LIKE_ABORT), so a match costs at most length x pattern steps, never exponential. Character sets ([...]) become a single-character
     wildcard here, a superset: action_filter narrows those in Python."""
     glob = parse_glob(pattern)
     pieces = []
