@@ -10,6 +10,7 @@ import yaml
 from governance.errors import InvalidInput
 from governance.models import Agent
 from governance.policy import CompiledEnvelope
+from governance.policy.source import BoundedLoader, SourceError
 from governance.services import envelope_validate
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -55,8 +56,8 @@ def draft_check(*, agent: Agent, source: str) -> DraftCheck:
 def field_line(source: str, field: str) -> int | None:
     """1-based line of a field path such as capabilities[1].deny_when[0], or None."""
     try:
-        node = yaml.compose(source, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        node = yaml.compose(source, Loader=BoundedLoader)
+    except (yaml.YAMLError, SourceError):
         return None
     line = node.start_mark.line + 1 if node is not None else None
     for name, index in _PART.findall(field):
@@ -74,6 +75,9 @@ def field_line(source: str, field: str) -> int | None:
     return line
 
 
+MAX_DIFF_CELLS = 4_000_000
+
+
 @dataclass(frozen=True)
 class DiffLine:
     kind: str  # "hunk" | "add" | "del" | "same"
@@ -86,6 +90,10 @@ def draft_diff(active: str, draft: str, *, context: int = 3) -> list[DiffLine]:
     """A unified diff with old and new line numbers, ready for a template."""
     out: list[DiffLine] = []
     old_lines, new_lines = active.splitlines(), draft.splitlines()
+    if len(old_lines) * len(new_lines) > MAX_DIFF_CELLS:
+        # difflib's matching grows with the product of the line counts; a draft pasted
+        # as 100,000 lines must not cost the web process seconds on every keystroke.
+        return [DiffLine("hunk", f"(too large to compare: {len(old_lines)} and {len(new_lines)} lines)")]
     matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
     for group in matcher.get_grouped_opcodes(context):
         first, last = group[0], group[-1]

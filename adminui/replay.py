@@ -16,7 +16,6 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from fnmatch import fnmatchcase
 from typing import Any
 
 from django.utils import timezone
@@ -24,6 +23,7 @@ from django.utils import timezone
 from governance.canonical import canonical_json
 from governance.models import Agent, DecisionRequest
 from governance.policy import CompiledEnvelope, PolicyRequest, evaluate
+from governance.policy.globs import glob_match
 from governance.policy.state import DONE, positive_number
 
 # Replaying more than this many requests in a web request would take too long; the preview
@@ -112,7 +112,7 @@ class ReplayState:
         start = now - timedelta(seconds=window)
         out: list[Past] = []
         for action, times in self._times.items():
-            if not fnmatchcase(action, pattern):
+            if not glob_match(action, pattern):
                 continue
             lo, hi = bisect_right(times, start), bisect_right(times, now)
             out += [p for p in self._by_action[action][lo:hi] if p.live_at(now)]
@@ -242,7 +242,7 @@ def replay_preview(
             .order_by("created_at", "id")
         )
         for row in others.iterator(chunk_size=2000):
-            if any(fnmatchcase(row.action, p) for p in patterns):
+            if any(glob_match(row.action, p) for p in patterns):
                 state.add(past_from_row(row, row.agent.name, now))
 
     for row in replayed:

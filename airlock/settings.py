@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from governance.policy.durations import parse_duration
+from governance.policy.durations import format_duration, parse_duration
 from integrations.registry import CHANNELS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -31,13 +31,16 @@ def envint(name: str, default: str) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
 
 
-def envduration(name: str, default: str) -> int:
-    """Seconds from '90', '90s', '15m', '2h' or '1d'."""
+def envduration(name: str, default: str, maximum: int | None = None) -> int:
+    """Seconds from '90', '90s', '15m', '2h' or '1d'; at most `maximum` when given."""
     value = os.environ.get(name, default)
     try:
-        return parse_duration(value)
+        seconds = parse_duration(value)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}: {exc}") from None
+    if maximum is not None and seconds > maximum:
+        raise ImproperlyConfigured(f"{name}: {value!r} is longer than the limit of {format_duration(maximum)}")
+    return seconds
 
 
 DEBUG = envbool("DEBUG", "false")
@@ -212,7 +215,9 @@ X_FRAME_OPTIONS = "DENY"
 AIRLOCK_MAX_BODY_BYTES = envint("AIRLOCK_MAX_BODY_BYTES", "65536")
 AIRLOCK_MAX_FIELD_BYTES = envint("AIRLOCK_MAX_FIELD_BYTES", "16384")
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(AIRLOCK_MAX_BODY_BYTES, 2_621_440)
-AIRLOCK_ESCALATION_TTL = envduration("AIRLOCK_ESCALATION_TTL", "15m")
+# Capped like an envelope's escalation_ttl (governance/policy/limits.py): the default
+# deadline of every escalation must stay a date.
+AIRLOCK_ESCALATION_TTL = envduration("AIRLOCK_ESCALATION_TTL", "15m", maximum=7 * 86400)
 # Serve POST /api/v1/decide and /verify through Django's WSGI handler on a pool of
 # AIRLOCK_API_THREADS threads inside the ASGI server (airlock/asgi_sync.py).
 AIRLOCK_SYNC_API = envbool("AIRLOCK_SYNC_API", "false")

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 
 from governance.policy import (
@@ -23,7 +22,9 @@ from governance.policy import (
     compile_envelope,
     evaluate,
 )
-from governance.policy.durations import parse_duration
+from governance.policy.durations import format_duration, parse_duration
+from governance.policy.limits import MAX_WINDOW
+from governance.policy.source import SourceError, load_yaml
 from governance.policy.state import MemoryState, Recorded
 
 DECISIONS = ("allow", "deny", "escalate")
@@ -158,6 +159,7 @@ class ScenarioResult:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+SCENARIO_MAX_BYTES = 1024 * 1024
 
 
 def _seconds(value: Any, where: str, *, zero: bool = False) -> int:
@@ -166,11 +168,16 @@ def _seconds(value: Any, where: str, *, zero: bool = False) -> int:
     if zero and text in ("0", "0s", "0m", "0h", "0d"):
         return 0
     if re.fullmatch(r"(\d+[smhd]){2,}", text):
-        return sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhd])", text))
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise ScenarioError(f"{where}: {exc}") from None
+        seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhd])", text))
+    else:
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
+    if seconds > MAX_WINDOW:
+        # Like an envelope's windows: past the cap, step times can leave the calendar.
+        raise ScenarioError(f"{where}: {value!r} is longer than the limit of {format_duration(MAX_WINDOW)}")
+    return seconds
 
 
 def _start(value: Any, path: str) -> datetime:
@@ -194,8 +201,8 @@ def _load_envelope(item: Any, base: Path, where: str) -> CompiledEnvelope:
     if isinstance(item, str):
         path = (base / item).resolve()
         try:
-            document = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
+            document = load_yaml(path.read_text())
+        except (OSError, SourceError) as exc:
             raise ScenarioError(f"{where}: cannot read envelope {item}: {exc}") from None
     try:
         return compile_envelope(document)
@@ -252,8 +259,9 @@ def parse_scenario(document: Any, *, path: str = "<scenario>", base: Path | None
 
 def load_scenario(path: Path, *, now: datetime | None = None) -> Scenario:
     try:
-        document = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        # The envelope loader's bounds (no aliases, nesting); scenarios may be longer.
+        document = load_yaml(Path(path).read_text(), max_bytes=SCENARIO_MAX_BYTES, max_nodes=200_000, what="scenario")
+    except (OSError, SourceError) as exc:
         raise ScenarioError(f"{path}: {exc}") from None
     return parse_scenario(document, path=str(path), base=Path(path).parent, now=now)
 

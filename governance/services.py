@@ -15,6 +15,7 @@ from governance.audit import audit_record
 from governance.errors import InvalidInput, NotFound
 from governance.models import Agent, AgentToken, Envelope
 from governance.policy import CompiledEnvelope, EnvelopeError, compile_envelope
+from governance.policy.source import SourceError, load_yaml
 from governance.tokens import token_generate
 
 AGENT_TOKEN_KIND = "alk"
@@ -62,14 +63,12 @@ def agent_token_revoke(*, agent: Agent, by=None) -> int:
 
 
 def envelope_parse(source: str) -> dict:
-    """YAML text to a document, or InvalidInput naming the line."""
+    """YAML text to a document, or InvalidInput naming the line. Bounded (size, nesting, and
+    what aliases expand to): see governance/policy/limits.py."""
     try:
-        document = yaml.safe_load(source)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidInput(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", code="invalid_yaml") from None
-    return document
+        return load_yaml(source)
+    except SourceError as exc:
+        raise InvalidInput(str(exc), code="invalid_yaml") from None
 
 
 def envelope_validate(source: str) -> tuple[dict, CompiledEnvelope]:

@@ -12,19 +12,19 @@ reference and answer what the SQL does not cover (sums on SQLite, novelty of val
 PostgreSQL cannot test with @>); tests check that both agree.
 """
 
-import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, DecimalField, Func, Q, QuerySet, Sum, Value
+from django.db.models import CharField, DecimalField, F, Func, Lookup, Q, QuerySet, Sum, Value
 from django.db.models.expressions import Case, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.db.models.lookups import Exact
 
 from governance.models import Agent, DecisionRequest
+from governance.policy.globs import glob_match, parse_glob
 from governance.policy.state import DONE, LIVE, NUMBER_CAP, positive_number
 
 SESSION_LENGTH = DecisionRequest._meta.get_field("session").max_length
@@ -43,33 +43,54 @@ def _key(kind: str, kwargs: dict) -> tuple | None:
     return (*key, type(kwargs.get("value")).__name__)
 
 
-def action_filter(pattern: str) -> Q:
-    """The glob of a capability (fnmatch syntax) as a filter on DecisionRequest.action."""
-    regex = action_regex(pattern)
-    return Q(action=pattern) if regex is None else Q(action__regex=regex)
+def glob_sql(pattern: str, vendor: str) -> tuple[str, str]:
+    """(operator, operand) testing a column against the glob inside the database: SQLite's
+    GLOB (case sensitive, unlike its LIKE) or LIKE elsewhere, never a regular expression (on
+    SQLite, Django's REGEXP is Python's backtracking `re`, run in the web process:
+    `*a*a*a*a*a*b` over long actions froze it for a minute). Both engines give up on a `*`/`%`
+    as soon as a later one has run out of text (SQLite's NOWILDCARDMATCH, PostgreSQL's
+    LIKE_ABORT), so a match costs at most length x pattern steps, never exponential. Character sets ([...]) become a single-character
+    wildcard here, a superset: action_filter narrows those in Python."""
+    glob = parse_glob(pattern)
+    pieces = []
+    for i, segment in enumerate(glob.segments):
+        if i:
+            pieces.append("*" if vendor == "sqlite" else "%")
+        for token in segment:
+            if not isinstance(token, str):
+                pieces.append("?" if vendor == "sqlite" else "_")
+            elif vendor == "sqlite":
+                pieces.append(f"[{token}]" if token in "*?[" else token)
+            else:
+                pieces.append("\\" + token if token in "%_\\" else token)
+    return ("GLOB" if vendor == "sqlite" else "LIKE"), "".join(pieces)
 
 
-def action_regex(pattern: str) -> str | None:
-    """The glob as an anchored regular expression, or None when it has no wildcard."""
-    if not any(ch in pattern for ch in "*?["):
-        return None
-    regex, i = "^", 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "*":
-            regex += ".*"
-        elif ch == "?":
-            regex += "."
-        elif ch == "[" and "]" in pattern[i + 2 :]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1 : end]
-            body = "^" + body[1:] if body.startswith("!") else body
-            regex += "[" + body.replace("\\", "\\\\") + "]"
-            i = end
-        else:
-            regex += re.escape(ch)
-        i += 1
-    return regex + "$"
+class GlobMatch(Lookup):
+    """`column` matches the glob, as an expression for filter(): GlobMatch(F("action"), "crm.*")."""
+
+    lookup_name = "airlock_glob"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = compiler.compile(self.lhs)
+        operator, operand = glob_sql(self.rhs, connection.vendor)
+        return f"{lhs} {operator} %s", [*params, operand]
+
+
+def action_filter(pattern: str, within: QuerySet | None = None) -> Q:
+    """The glob of a capability (fnmatch syntax) as a filter on DecisionRequest.action.
+    A pattern with character sets is narrowed to the exact actions among `within` (default:
+    all rows) that match, tested in Python with the linear-time matcher."""
+    glob = parse_glob(pattern)
+    if glob.literal:
+        return Q(action=pattern)
+    like = Q(GlobMatch(F("action"), pattern))
+    if not glob.has_sets:
+        return like
+    rows = within if within is not None else DecisionRequest.objects.all()
+    candidates = rows.filter(like).values_list("action", flat=True).distinct()
+    return like & Q(action__in=[a for a in candidates if glob_match(a, glob)])
 
 
 class JSONTypeOf(Func):
@@ -88,11 +109,11 @@ class DatabaseState:
 
     # --- hand-written SQL, all questions of a decision in one statement ------------------
     def _where(self, action: str, window: int, now: datetime) -> tuple[str, list]:
-        regex = action_regex(action)
-        if regex is None:
+        if parse_glob(action).literal:
             match, value = "action = %s", action
         else:
-            match, value = ("action ~ %s" if connection.vendor == "postgresql" else "action REGEXP %s"), regex
+            operator, value = glob_sql(action, connection.vendor)
+            match = f"action {operator} %s"
         since = connection.ops.adapt_datetimefield_value(now - timedelta(seconds=window))
         sql = f"agent_id = %s AND {match} AND created_at > %s AND status IN (%s, %s, %s)"
         return sql, [self.agent.pk, value, since, *LIVE]
@@ -100,6 +121,8 @@ class DatabaseState:
     def _sql(self, kind: str, kw: dict) -> tuple[str, list] | None:
         if connection.vendor not in ("postgresql", "sqlite"):
             return None
+        if kind in ("count", "total") and parse_glob(kw["action"]).has_sets:
+            return None  # SQL can only approximate character sets: the ORM answers exactly
         if kind == "count":
             where, params = self._where(kw["action"], kw["window"], kw["now"])
             if kw.get("limit") is None:
@@ -166,9 +189,10 @@ class DatabaseState:
     # --- the ORM reference ---------------------------------------------------------------
 
     def _window(self, action: str, window: int, now: datetime) -> QuerySet:
-        return DecisionRequest.objects.filter(
-            action_filter(action), agent=self.agent, created_at__gt=now - timedelta(seconds=window), status__in=LIVE
+        rows = DecisionRequest.objects.filter(
+            agent=self.agent, created_at__gt=now - timedelta(seconds=window), status__in=LIVE
         )
+        return rows.filter(action_filter(action, within=rows))
 
     def _orm_count(self, *, action, window, now, limit=None):
         rows = self._window(action, window, now)

@@ -1,12 +1,13 @@
 """evaluate(): the decision procedure of SPEC §5, in order. First deny wins; any error denies."""
 
 import logging
-from fnmatch import fnmatchcase
 
 import cel
 
+from governance.policy.cel_bounds import is_panic
 from governance.policy.durations import format_duration
 from governance.policy.envelope import Capability, CompiledEnvelope, Rule
+from governance.policy.globs import glob_match
 from governance.policy.state import NUMBER_CAP, StateView
 from governance.policy.types import Decision, EscalationSpec, PolicyRequest, Reason, RiskFactor
 
@@ -28,6 +29,12 @@ def _run(rule: Rule, activation: dict) -> bool:
         result = rule.program.execute(activation)
     except Exception as exc:  # the CEL library raises several types; all mean "cannot evaluate"
         raise RuleError(f"{rule.field}: {type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:
+        # A Rust panic (pyo3's PanicException derives from BaseException): still only
+        # "cannot evaluate", which denies; anything else (KeyboardInterrupt) is not ours.
+        if not is_panic(exc):
+            raise
+        raise RuleError(f"{rule.field}: the CEL interpreter failed: {exc}") from None
     if not isinstance(result, bool):
         raise RuleError(f"{rule.field}: expected a boolean, got {type(result).__name__}")
     return result
@@ -49,7 +56,9 @@ def _activation(cap: Capability, request: PolicyRequest) -> cel.Context:
     }
     try:
         return cel.Context({name: values[name] for name in cap.cel_variables})
-    except Exception as exc:  # a value CEL cannot represent: no rule can be evaluated
+    except BaseException as exc:  # a value CEL cannot represent: no rule can be evaluated
+        if not isinstance(exc, Exception) and not is_panic(exc):
+            raise
         first = (cap.deny_when or cap.escalate_when)[0]
         raise RuleError(f"{first.field}: {type(exc).__name__}: {exc}") from exc
 
@@ -92,7 +101,7 @@ def _key_value(request: PolicyRequest, key: str) -> str:
 
 
 def _sequence_completes(sequence, request: PolicyRequest, state: StateView) -> bool:
-    if not fnmatchcase(request.action, sequence.match[-1]):
+    if not glob_match(request.action, sequence.match[-1]):
         return False
     value = _key_value(request, sequence.key)
     if not value:
@@ -100,7 +109,7 @@ def _sequence_completes(sequence, request: PolicyRequest, state: StateView) -> b
     history = state.recent_actions(key=sequence.key, value=value, within=sequence.within, now=request.now)
     wanted = list(sequence.match[:-1])
     for action, _at in history:
-        if wanted and fnmatchcase(action, wanted[0]):
+        if wanted and glob_match(action, wanted[0]):
             wanted.pop(0)
     return not wanted
 
@@ -109,7 +118,10 @@ def evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: S
     """Decide one request. Never raises: an error of any kind is a deny (governance_error)."""
     try:
         return _evaluate(envelope, request, state)
-    except Exception as exc:
+    except BaseException as exc:
+        # Exceptions, and panics of the native CEL library (BaseException, not Exception).
+        if not isinstance(exc, Exception) and not is_panic(exc):
+            raise
         logger.exception(
             "policy evaluation failed; denying", extra={"agent": request.agent, "action": request.action}
         )

@@ -4,17 +4,18 @@ hours windows. Errors name the field they are about."""
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fnmatch import translate
 from functools import partial
-from operator import eq
 from typing import Any
 
-import cel
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from governance.policy.durations import parse_duration
+from governance.policy.cel_bounds import cel_compile
+from governance.policy.durations import format_duration, parse_duration
+from governance.policy.globs import glob_matcher
 from governance.policy.hours import Hours, parse_hours
+from governance.policy.limits import MAX_ESCALATION_TTL, MAX_WINDOW
+from governance.policy.source import check_shape
 
 CEL_VARIABLES = frozenset({"action", "resource", "params", "context", "now", "agent"})
 OUTCOMES = ("escalate", "deny")
@@ -144,14 +145,6 @@ def _path(parts) -> str:
     return out or "(envelope)"
 
 
-def glob_matcher(pattern: str) -> Callable[[str], Any]:
-    """A one-argument test equivalent to fnmatchcase(value, pattern), built once: plain
-    equality when the pattern has no wildcard, else the very regex fnmatchcase compiles."""
-    if not any(c in pattern for c in "*?["):
-        return partial(eq, pattern)
-    return re.compile(translate(pattern)).match
-
-
 @dataclass(frozen=True)
 class Rule:
     source: str
@@ -226,10 +219,10 @@ class CompiledEnvelope:
 def _compile_rule(item: Any, field: str, kind: str) -> Rule:
     source = item if isinstance(item, str) else item["when"]
     try:
-        program = cel.compile(source)
-    except (ValueError, TypeError, RuntimeError) as exc:
-        raise EnvelopeError(field, f"CEL does not compile: {str(exc).splitlines()[0]}") from None
-    unknown = set(program.variables()) - CEL_VARIABLES
+        program, variables = cel_compile(source)
+    except ValueError as exc:
+        raise EnvelopeError(field, str(exc)) from None
+    unknown = set(variables) - CEL_VARIABLES
     if unknown:
         names = ", ".join(sorted(unknown))
         raise EnvelopeError(field, f"unknown variable(s) {names}; use {', '.join(sorted(CEL_VARIABLES))}")
@@ -238,17 +231,27 @@ def _compile_rule(item: Any, field: str, kind: str) -> Rule:
     return Rule(source, program, code or kind, message or f"{kind}: {source}", field)
 
 
-def _seconds(value: Any, field: str) -> int:
+def _seconds(value: Any, field: str, maximum: int = MAX_WINDOW) -> int:
     try:
-        return parse_duration(value)
+        seconds = parse_duration(value)
     except ValueError as exc:
         raise EnvelopeError(field, str(exc)) from None
+    if seconds > maximum:
+        # Beyond the cap a deadline or window start can leave the calendar (datetime
+        # overflow), and every decision that uses it would fail.
+        raise EnvelopeError(field, f"{value!r} is longer than the limit of {format_duration(maximum)}")
+    return seconds
 
 
 def compile_envelope(document: Any, *, version: int | None = None, default_ttl: int = 900) -> CompiledEnvelope:
     """Validate and compile. Raises EnvelopeError naming the first bad field."""
     if not isinstance(document, dict):
         raise EnvelopeError("", "an envelope is a mapping (YAML object) with agent and capabilities")
+    # Documents that did not come through load_yaml (stored ones, chaos scenarios, tests)
+    # get the same bounds before anything walks them.
+    too_big = check_shape(document)
+    if too_big:
+        raise EnvelopeError("", too_big)
     errors = sorted(_envelope_validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]
@@ -256,7 +259,7 @@ def compile_envelope(document: Any, *, version: int | None = None, default_ttl: 
 
     approvers = tuple(document.get("approvers", ()))
     quorum = document.get("quorum", 1)
-    ttl = _seconds(document["escalation_ttl"], "escalation_ttl") if "escalation_ttl" in document else default_ttl
+    ttl = _seconds(document["escalation_ttl"], "escalation_ttl", MAX_ESCALATION_TTL) if "escalation_ttl" in document else default_ttl
     breaker = document.get("breaker")
     if breaker:
         breaker = {"violations": breaker["violations"], "window": _seconds(breaker["window"], "breaker.window")}
@@ -312,7 +315,7 @@ def compile_envelope(document: Any, *, version: int | None = None, default_ttl: 
                 cumulative=cumulative,
                 quorum=cap.get("quorum", quorum),
                 approvers=tuple(cap.get("approvers", approvers)),
-                ttl_seconds=_seconds(cap["escalation_ttl"], f"{where}.escalation_ttl") if "escalation_ttl" in cap else ttl,
+                ttl_seconds=_seconds(cap["escalation_ttl"], f"{where}.escalation_ttl", MAX_ESCALATION_TTL) if "escalation_ttl" in cap else ttl,
             )
         )
 

@@ -12,8 +12,9 @@ benchmarks. Both follow the same rules:
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from fnmatch import fnmatchcase
 from typing import Any, Protocol
+
+from governance.policy.globs import glob_match
 
 LIVE = ("allowed", "approved", "pending")
 DONE = ("allowed", "approved")
@@ -93,7 +94,7 @@ class MemoryState:
         return [r for r in self.history if start < r.at <= now and r.status in LIVE]
 
     def _mine(self, action: str, now: datetime, window: int):
-        return [r for r in self._live(now, window) if r.agent == self.agent and fnmatchcase(r.action, action)]
+        return [r for r in self._live(now, window) if r.agent == self.agent and glob_match(r.action, action)]
 
     def count(self, *, action, window, now, limit=None):
         n = len(self._mine(action, now, window))
