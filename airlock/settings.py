@@ -79,10 +79,12 @@ INSTALLED_APPS = [
     "api",
     "webqueue",
     "adminui",
+    "ops",
     *CHANNELS,
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.RequestIdMiddleware",
     "airlock.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "airlock.middleware.StaticFilesMiddleware",
@@ -286,14 +288,41 @@ SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
 SLACK_TIMEOUT = envint("SLACK_TIMEOUT", "10")  # seconds per Slack API call (in Celery, never in a request)
 SLACK_ENABLED = bool(SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)
 
+# --- Operations: metrics, logs, traces (docs/deploy.md) --------------------
+# GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>" when set; open when empty.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Several processes (web, workers) share one metrics directory: prometheus-client's
+# multiprocess mode. scripts/run.py sets it to var/prometheus and empties it at start.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+# "plain" (default) or "json": one JSON object per line, with the request id.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+
 # --- Logging: secrets never logged ----------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "shared.logging.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+if LOG_FORMAT == "json":
+    # The servers' own loggers too, so every line on stderr is one JSON object.
+    for _name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery"):
+        LOGGING["loggers"][_name] = {"handlers": ["console"], "propagate": False}
+    CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Swagger UI served from our own static files (no CDN at run time).
 SPECTACULAR_SETTINGS.update({"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"})

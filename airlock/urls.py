@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),
     path("admin/", include("adminui.urls")),
+    path("", include("ops.urls")),
     *registry.urlpatterns(),
     path("", include("webqueue.urls")),
 ]

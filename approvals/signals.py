@@ -9,7 +9,7 @@ from django.dispatch import Signal
 
 from governance.signals import send_after_commit
 
-__all__ = ["escalation_opened", "escalation_resolved", "send_after_commit", "vote_recorded"]
+__all__ = ["escalation_opened", "escalation_resolved", "notification_failed", "send_after_commit", "vote_recorded"]
 
 # kwargs: request_id (uuid str)
 escalation_opened = Signal()
@@ -17,3 +17,6 @@ escalation_opened = Signal()
 vote_recorded = Signal()
 # kwargs: request_id, status ("approved" | "rejected" | "expired")
 escalation_resolved = Signal()
+# kwargs: channel (e.g. "callback", "slack"), request_id (or None), detail — a notification
+# was given up on after its retries. Sent at once (nothing to commit); ops counts it.
+notification_failed = Signal()

@@ -9,6 +9,7 @@ from django.utils import timezone
 from approvals.callbacks import CallbackFailed, callback_backoff, callback_deliver, callback_record
 from approvals.models import Escalation
 from approvals.services import escalation_expire, escalation_expire_due
+from approvals.signals import notification_failed
 from governance.errors import NotFound
 
 logger = logging.getLogger("airlock.tasks")
@@ -63,6 +64,7 @@ def send_callback(self, request_id: str) -> None:
         if attempt > settings.AIRLOCK_CALLBACK_RETRIES:
             logger.error("callback for %s failed %d times, giving up: %s", request_id, attempt, exc)
             callback_record(request_id=request_id, delivered=False, attempts=attempt, detail=str(exc))
+            notification_failed.send_robust(sender=None, channel="callback", request_id=request_id, detail=str(exc))
             return
         logger.warning("callback for %s failed (attempt %d): %s", request_id, attempt, exc)
         raise self.retry(countdown=callback_backoff(self.request.retries), exc=exc) from None

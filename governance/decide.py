@@ -16,6 +16,7 @@ from governance.ports import escalation_open
 from governance.rows import insert
 from governance.services import envelope_compiled_by_pk
 from governance.state import DatabaseState
+from shared.request_id import request_id_fields
 
 logger = logging.getLogger("airlock.decide")
 
@@ -145,6 +146,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
             "risk": row.risk["score"],
             "envelope_version": row.envelope_version,
             "mode": row.agent_mode,
+            **request_id_fields(),
         },
     )
     if escalation is not None:

@@ -1,0 +1,12 @@
+"""Logging helpers: every record carries the current request id (None outside a request)."""
+
+import logging
+
+from shared.request_id import request_id_get
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_get()
+        return True
