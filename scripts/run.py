@@ -89,6 +89,12 @@ def main() -> None:
         sys.exit(2)
     var = Path(env.get("AIRLOCK_VAR_DIR", ROOT / "var"))
     var.mkdir(parents=True, exist_ok=True)
+    # Every child (web, worker) writes its metrics here; /metrics sums them (docs/deploy.md).
+    # Emptied at start: samples of processes from an earlier run must not be added again.
+    metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(var / "prometheus")))
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
 
     signal.signal(signal.SIGTERM, lambda *_: stop_all(0))
     signal.signal(signal.SIGINT, lambda *_: stop_all(0))
