@@ -239,6 +239,8 @@ SPECTACULAR_SETTINGS = {
 SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
 SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
 SLACK_CHANNEL = os.environ.get("SLACK_CHANNEL", "")
+# The Slack workspace (team id, T…) whose clicks count; unset: learned from auth.test.
+SLACK_TEAM_ID = os.environ.get("SLACK_TEAM_ID", "")
 SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
 SLACK_TIMEOUT = envint("SLACK_TIMEOUT", "10")  # seconds per Slack API call (in Celery, never in a request)
 SLACK_ENABLED = bool(SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)
