@@ -27,6 +27,18 @@ def say(message: str) -> None:
     print(f"[airlock] {message}", flush=True)
 
 
+def die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the supervisor itself dies, even by
+    SIGKILL, so no child outlives it. Elsewhere nothing (the supervisor's SIGTERM path still
+    stops everything)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @dataclass
 class Backoff:
     """Restart delays for one child. Pure: the caller passes the clock (`now`, monotonic s)."""
@@ -68,7 +80,8 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         # Own process group: a signal for it reaches its helpers too; Ctrl-C in the terminal
         # reaches only this supervisor, which then stops everything in order.
-        child.proc = subprocess.Popen(child.argv, cwd=ROOT, env=self.env, start_new_session=True)
+        child.proc = subprocess.Popen(child.argv, cwd=ROOT, env=self.env, start_new_session=True,
+                                      preexec_fn=die_with_parent)
         child.started_at = time.monotonic()
         child.restart_at = None
         say(f"started {child.name} (pid {child.proc.pid})")
@@ -88,7 +101,8 @@ class Supervisor:
 
     def run_once(self, argv: list[str]) -> int:
         """A one-off step (migrate, seed) that a stop request interrupts."""
-        self.oneshot = subprocess.Popen(argv, cwd=ROOT, env=self.env, start_new_session=True)
+        self.oneshot = subprocess.Popen(argv, cwd=ROOT, env=self.env, start_new_session=True,
+                                        preexec_fn=die_with_parent)
         try:
             while self.oneshot.poll() is None:
                 if self.stopping:

@@ -218,3 +218,26 @@ def run_database():
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return {"DATABASE_URL": f"{base}/{name}"}, drop
+
+
+@pytest.mark.worker
+def test_children_do_not_outlive_a_killed_supervisor(tmp_path, postgres):
+    """SIGKILL `make run` itself (no chance to clean up): its children get SIGTERM from the
+    kernel (PR_SET_PDEATHSIG) and stop, and a new `make run` on the same var/ comes up."""
+    var, port = tmp_path / "var", free_port()
+    proc, log = start(var, port)
+    try:
+        wait_up(proc, log, port)
+        assert processes_of(var)
+        proc.kill()
+        proc.wait(10)
+        wait_for(lambda: processes_of(var) == [], "every child gone after the supervisor died", log, timeout=30)
+    finally:
+        if proc.poll() is None:
+            stop(proc, log)
+    proc, log = start(var, port)
+    try:
+        assert "Demo data already exists" in wait_up(proc, log, port)
+    finally:
+        survivors = stop(proc, log)
+    assert survivors == [] and processes_of(var) == []
