@@ -9,3 +9,6 @@ class GovernanceConfig(AppConfig):
         # Bind @shared_task to our Celery app. Not in governance/__init__.py, so that the
         # policy engine (governance.policy) can be imported without Django or Celery.
         from governance.celery import app  # noqa: F401
+        from governance.login_throttle import connect
+
+        connect()

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "channels",
+    "axes",
     "governance",
     "approvals",
 ]
@@ -87,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "governance.urls"
@@ -184,6 +186,27 @@ CELERY_BEAT_SCHEDULE["approvals-expire-due"] = {
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Login throttling (django-axes; governance/login_throttle.py): per username AND address, a
+# lockout after AIRLOCK_LOGIN_FAILURE_LIMIT failures in a row, AIRLOCK_LOGIN_COOLOFF seconds
+# long, doubling with each further failure up to AIRLOCK_LOGIN_COOLOFF_MAX. Bearer tokens (agent
+# API, approver tokens) never go through authenticate(), so axes does not see them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AIRLOCK_LOGIN_FAILURE_LIMIT = envint("AIRLOCK_LOGIN_FAILURE_LIMIT", "5")
+AIRLOCK_LOGIN_COOLOFF = envduration("AIRLOCK_LOGIN_COOLOFF", "1m")
+AIRLOCK_LOGIN_COOLOFF_MAX = envduration("AIRLOCK_LOGIN_COOLOFF_MAX", "1d")
+AXES_FAILURE_LIMIT = AIRLOCK_LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = "governance.login_throttle.login_cool_off"
+AXES_USE_ATTEMPT_EXPIRATION = True  # each pair's attempts expire on their own backoff
+AXES_RESET_ON_SUCCESS = True  # a successful login starts the pair's count again
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True  # hammering a locked pair extends it
+AXES_LOCKOUT_CALLABLE = "governance.login_throttle.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -276,6 +299,8 @@ SPECTACULAR_SETTINGS = {
 SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
 SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
 SLACK_CHANNEL = os.environ.get("SLACK_CHANNEL", "")
+# The Slack workspace (team id, T…) whose clicks count; unset: learned from auth.test.
+SLACK_TEAM_ID = os.environ.get("SLACK_TEAM_ID", "")
 SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
 SLACK_TIMEOUT = envint("SLACK_TIMEOUT", "10")  # seconds per Slack API call (in Celery, never in a request)
 SLACK_ENABLED = bool(SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)
