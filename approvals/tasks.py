@@ -6,7 +6,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from approvals.callbacks import CallbackFailed, callback_backoff, callback_deliver, callback_record
-from approvals.deliveries import delivery_begin, delivery_done, delivery_failed, deliveries_sweep
+from approvals.deliveries import deliveries_sweep, delivery_begin, delivery_done, delivery_failed
 from approvals.models import Delivery, Escalation
 from approvals.services import escalation_expire, escalation_expire_due
 from governance.celery import app
