@@ -42,7 +42,8 @@ class CallbackReceiver:
                 with receiver.got:
                     receiver.deliveries.append(Delivery(
                         arrived, body, headers,
-                        callback_verify(receiver.secret, body, headers.get(SIGNATURE_HEADER.lower(), "")),
+                        callback_verify(receiver.secret, body, headers.get(SIGNATURE_HEADER.lower(), ""),
+                                        now=time.time()),
                     ))
                     receiver.got.notify_all()
                 self.send_response(step)
