@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import time
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -29,6 +30,7 @@ from governance.api.views import request_json
 from governance.audit import audit_record
 from governance.errors import NotFound
 from governance.models import DecisionRequest
+from governance.netguard import UnsafeURL, callback_target
 
 logger = logging.getLogger("airlock.callbacks")
 
@@ -133,16 +135,38 @@ def callback_deliver(*, request_id) -> int | None:
         "X-Airlock-Event": "escalation.resolved",
         "X-Airlock-Request-Id": str(row.pk),
     }
-    try:
-        response = httpx.post(
-            agent.callback_url, content=body, headers=headers,
-            timeout=settings.AIRLOCK_CALLBACK_TIMEOUT, follow_redirects=False,
-        )
-    except httpx.HTTPError as exc:
-        raise CallbackFailed(f"{type(exc).__name__}: {exc}") from exc
+    response = _post(agent.callback_url, body, headers)
     if not 200 <= response.status_code < 300:
         raise CallbackFailed(f"HTTP {response.status_code}")
     return response.status_code
+
+
+def _post(url: str, body: bytes, headers: dict) -> httpx.Response:
+    """POST to an address that was checked: resolve once, refuse private ones (unless allowed),
+    connect to the checked address with the original Host, SNI and certificate name."""
+    try:
+        target = callback_target(url)
+    except UnsafeURL as exc:
+        logger.error("callback to %s not sent: %s", url, exc)
+        raise CallbackFailed(f"refused: {exc}") from None
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    last: Exception | None = None
+    for address in target.addresses:
+        host = f"[{address}]" if ":" in address else address
+        pinned = f"{target.scheme}://{host}:{target.port}{path}"
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        try:
+            with httpx.Client(timeout=settings.AIRLOCK_CALLBACK_TIMEOUT, follow_redirects=False) as client:
+                return client.post(pinned, content=body, headers={**headers, "Host": parts.netloc},
+                                   extensions=extensions)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            last = exc  # try the next checked address
+        except httpx.HTTPError as exc:
+            raise CallbackFailed(f"{type(exc).__name__}: {exc}") from exc
+    raise CallbackFailed(f"{type(last).__name__}: {last}")
 
 
 @transaction.atomic
