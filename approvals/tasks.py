@@ -79,8 +79,11 @@ def send_callback(self, request_id: str) -> None:
             callback_record(request_id=request_id, delivered=False, attempts=attempt, detail=str(exc))
             return
         countdown = callback_backoff(attempt - 1)
-        delivery_failed(row, str(exc), give_up=False, retry_in=countdown)
-        if countdown > settings.AIRLOCK_CELERY_MAX_ETA:
+        deferred = countdown > settings.AIRLOCK_CELERY_MAX_ETA
+        # Retried in Celery: the sweep steps in only if that retry is lost (one resend later).
+        retry_in = countdown if deferred else countdown + settings.AIRLOCK_DELIVERY_RESEND_AFTER
+        delivery_failed(row, str(exc), give_up=False, retry_in=retry_in)
+        if deferred:
             logger.warning("callback for %s failed (attempt %d): %s; the sweep re-sends in %ds",
                            request_id, attempt, exc, countdown)
             return

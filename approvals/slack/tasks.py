@@ -53,8 +53,11 @@ def slack_escalation_sync(self, request_id: str) -> str:
             delivery_failed(row, str(exc), give_up=True)
             return "gave_up"
         delay = retry_delay(exc, row.attempts - 1)
-        delivery_failed(row, str(exc), give_up=False, retry_in=delay)
-        if delay > settings.AIRLOCK_CELERY_MAX_ETA:
+        deferred = delay > settings.AIRLOCK_CELERY_MAX_ETA
+        # Retried in Celery: the sweep steps in only if that retry is lost (one resend later).
+        retry_in = delay if deferred else delay + settings.AIRLOCK_DELIVERY_RESEND_AFTER
+        delivery_failed(row, str(exc), give_up=False, retry_in=retry_in)
+        if deferred:
             logger.warning("%s for %s failed (%s); the sweep re-sends in %.0fs", self.name, request_id, exc, delay)
             return "deferred"
         logger.warning("%s for %s failed (%s); retry in %.1fs", self.name, request_id, exc, delay)
