@@ -32,7 +32,7 @@ def _retry(task, exc: Exception):
     return task.retry(exc=exc, countdown=delay)
 
 
-@shared_task(bind=True, name="approvals.slack.escalation_sync", max_retries=None, ignore_result=True)
+@shared_task(bind=True, name="approvals.slack.escalation_sync", max_retries=MAX_RETRIES, ignore_result=True)
 def slack_escalation_sync(self, request_id: str) -> str:
     """Post the escalation's message, or update it in place to its current state. The Delivery
     row (approvals/deliveries.py) says whether Slack shows the latest state; short backoffs retry
@@ -45,7 +45,12 @@ def slack_escalation_sync(self, request_id: str) -> str:
 
     row = delivery_begin(Delivery.Kind.SLACK, request_id)
     if row is None:
-        return "delivered"
+        # Nothing owed (already shown, or given up): a sync is idempotent, so an explicit or
+        # duplicate run still renders the current state, with plain capped retries.
+        try:
+            return sync.escalation_message_sync(request_id=request_id)
+        except RETRYABLE as exc:
+            raise _retry(self, exc) from None
     try:
         result = sync.escalation_message_sync(request_id=request_id)
     except RETRYABLE as exc:
