@@ -20,5 +20,10 @@ breaker_reset = Signal()
 
 
 def send_after_commit(signal: Signal, **kwargs) -> None:
-    """Fire `signal` once the surrounding transaction commits (at once if there is none)."""
+    """Fire `signal` once the surrounding transaction commits (at once if there is none).
+    The side effects it implies (callback, Slack update) are first recorded as Delivery rows in
+    this same transaction, so a lost task is re-sent by the sweep (approvals/deliveries.py)."""
+    from approvals.deliveries import deliveries_record
+
+    deliveries_record(signal, **kwargs)
     transaction.on_commit(lambda: signal.send_robust(sender=None, **kwargs))

@@ -173,13 +173,28 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("AIRLOCK_CELERY_QUEUE", "airlock")
-# ETA tasks must outlive the longest escalation TTL, or Redis redelivers them early.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7 * 24 * 3600}
+# acks_late + a short visibility timeout: a task a killed worker held is put back in the queue
+# after AIRLOCK_CELERY_VISIBILITY_TIMEOUT s (checked every 5 s by the live workers). Redis
+# redelivers any message held longer than that, so no task is scheduled with an ETA/countdown
+# beyond AIRLOCK_CELERY_MAX_ETA (half of it): far deadlines and long backoffs are left to the
+# beat sweeps (expiry, deliveries), and every task is idempotent.
+AIRLOCK_CELERY_VISIBILITY_TIMEOUT = envint("AIRLOCK_CELERY_VISIBILITY_TIMEOUT", "30")
+AIRLOCK_CELERY_MAX_ETA = AIRLOCK_CELERY_VISIBILITY_TIMEOUT // 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": AIRLOCK_CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
 # Safety net for escalation expiry: ETA tasks do the work on time; this catches what they miss.
 CELERY_BEAT_SCHEDULE["approvals-expire-due"] = {
     "task": "approvals.expire_due_escalations", "schedule": 2.0, "options": {"expires": 10},
+}
+# Side effects (callbacks, Slack message updates) recorded in the database but never confirmed
+# delivered are re-sent by this sweep (approvals/deliveries.py).
+CELERY_BEAT_SCHEDULE["approvals-deliveries-due"] = {
+    "task": "approvals.deliveries_sweep", "schedule": 5.0, "options": {"expires": 10},
 }
 
 # --- Auth, i18n, static ---------------------------------------------------
@@ -245,6 +260,14 @@ AIRLOCK_ANOMALY_ENVELOPE_WINDOW = envduration("AIRLOCK_ANOMALY_ENVELOPE_WINDOW",
 AIRLOCK_CALLBACK_TIMEOUT = envint("AIRLOCK_CALLBACK_TIMEOUT", "5")
 AIRLOCK_CALLBACK_RETRIES = envint("AIRLOCK_CALLBACK_RETRIES", "8")
 AIRLOCK_CALLBACK_BACKOFF = envint("AIRLOCK_CALLBACK_BACKOFF", "2")
+# Callback URLs resolving to loopback, link-local, private or metadata addresses are refused
+# (at registration and again at send time) unless this is true (local demos and tests).
+AIRLOCK_CALLBACK_ALLOW_PRIVATE = envbool("AIRLOCK_CALLBACK_ALLOW_PRIVATE", "false")
+# A callback or Slack update not confirmed delivered is re-sent by the beat sweep this many
+# seconds after its last attempt started (first backoff; doubles up to 10 min), and given up
+# (logged, audited) after AIRLOCK_DELIVERY_MAX_ATTEMPTS attempts.
+AIRLOCK_DELIVERY_RESEND_AFTER = envint("AIRLOCK_DELIVERY_RESEND_AFTER", "30")
+AIRLOCK_DELIVERY_MAX_ATTEMPTS = envint("AIRLOCK_DELIVERY_MAX_ATTEMPTS", "20")
 
 # --- Audit trail: keyed chain hashes, checkpoints outside the database (docs/audit.md) ----
 def var_secret(name: str) -> str:

@@ -219,6 +219,8 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
     env["PYTHONUNBUFFERED"] = "1"
+    # The local demo's agents call back to localhost; production leaves this false (the default).
+    env.setdefault("AIRLOCK_CALLBACK_ALLOW_PRIVATE", "true")
     port = env.get("PORT", "8000")
     host = env.get("HOST", "127.0.0.1")
     if not port.isdigit():

@@ -26,20 +26,49 @@ def retry_delay(exc: Exception, retries: int) -> float:
 
 
 def _retry(task, exc: Exception):
-    delay = retry_delay(exc, task.request.retries)
+    # Never a countdown the broker would redeliver early (visibility timeout): cap it.
+    delay = min(retry_delay(exc, task.request.retries), settings.AIRLOCK_CELERY_MAX_ETA)
     logger.warning("%s failed (%s); retry %d in %.1fs", task.name, exc, task.request.retries + 1, delay)
     return task.retry(exc=exc, countdown=delay)
 
 
 @shared_task(bind=True, name="approvals.slack.escalation_sync", max_retries=MAX_RETRIES, ignore_result=True)
 def slack_escalation_sync(self, request_id: str) -> str:
-    """Post the escalation's message, or update it in place to its current state."""
+    """Post the escalation's message, or update it in place to its current state. The Delivery
+    row (approvals/deliveries.py) says whether Slack shows the latest state; short backoffs retry
+    in Celery, longer ones (and anything a crashed worker held) are left to the deliveries sweep;
+    after MAX_RETRIES + 1 attempts it gives up (logged) until the escalation changes again."""
     if not settings.SLACK_ENABLED:
         return "disabled"
+    from approvals.deliveries import delivery_begin, delivery_done, delivery_failed
+    from approvals.models import Delivery
+
+    row = delivery_begin(Delivery.Kind.SLACK, request_id)
+    if row is None:
+        # Nothing owed (already shown, or given up): a sync is idempotent, so an explicit or
+        # duplicate run still renders the current state, with plain capped retries.
+        try:
+            return sync.escalation_message_sync(request_id=request_id)
+        except RETRYABLE as exc:
+            raise _retry(self, exc) from None
     try:
-        return sync.escalation_message_sync(request_id=request_id)
+        result = sync.escalation_message_sync(request_id=request_id)
     except RETRYABLE as exc:
-        raise _retry(self, exc) from None
+        if row.attempts > MAX_RETRIES:
+            delivery_failed(row, str(exc), give_up=True)
+            return "gave_up"
+        delay = retry_delay(exc, row.attempts - 1)
+        deferred = delay > settings.AIRLOCK_CELERY_MAX_ETA
+        # Retried in Celery: the sweep steps in only if that retry is lost (one resend later).
+        retry_in = delay if deferred else delay + settings.AIRLOCK_DELIVERY_RESEND_AFTER
+        delivery_failed(row, str(exc), give_up=False, retry_in=retry_in)
+        if deferred:
+            logger.warning("%s for %s failed (%s); the sweep re-sends in %.0fs", self.name, request_id, exc, delay)
+            return "deferred"
+        logger.warning("%s for %s failed (%s); retry in %.1fs", self.name, request_id, exc, delay)
+        raise self.retry(exc=exc, countdown=delay) from None
+    delivery_done(row, result)
+    return result
 
 
 @shared_task(bind=True, name="approvals.slack.breaker_post", max_retries=MAX_RETRIES, ignore_result=True)
