@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 import yaml
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from governance.actors import audit_actor
 from governance.audit import audit_record
 from governance.errors import InvalidInput, NotFound
 from governance.models import Agent, AgentToken, Envelope
+from governance.netguard import UnsafeURL, callback_url_check
 from governance.policy import CompiledEnvelope, EnvelopeError, compile_envelope
 from governance.policy.source import SourceError, load_yaml
 from governance.tokens import token_generate
@@ -23,7 +25,13 @@ AGENT_TOKEN_KIND = "alk"
 
 @transaction.atomic
 def agent_create(*, name: str, callback_url: str = "", description: str = "", by=None) -> tuple[Agent, str]:
-    """Register an agent and issue its first token. Returns (agent, plaintext token)."""
+    """Register an agent and issue its first token. Returns (agent, plaintext token).
+    A callback URL to a loopback/private/link-local address is refused (ValidationError)."""
+    if callback_url:
+        try:
+            callback_url_check(callback_url)
+        except UnsafeURL as exc:
+            raise ValidationError({"callback_url": [str(exc)]}) from None
     agent = Agent(name=name, description=description, callback_url=callback_url)
     if callback_url:
         agent.callback_secret = secrets.token_hex(32)
