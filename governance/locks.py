@@ -64,7 +64,7 @@ def _record() -> _Record:
     if not connection.in_atomic_block:
         raise RuntimeError("locks are taken inside a transaction (transaction.atomic)")
     scope = _scope()
-    record = connection.__dict__.get("_airlock_locks")
+    record = getattr(connection, "_airlock_locks", None)
     if scope is not None and record is not None and record.scope == scope and any(
         entry[1] is record for entry in connection.run_on_commit
     ):
