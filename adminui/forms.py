@@ -5,6 +5,7 @@ from datetime import UTC
 from django import forms
 
 from governance.models import Agent, Anomaly, agent_name_validator
+from governance.netguard import UnsafeURL, callback_url_check
 
 
 class AgentCreateForm(forms.Form):
@@ -20,6 +21,15 @@ class AgentCreateForm(forms.Form):
         if Agent.objects.filter(name=name).exists():
             raise forms.ValidationError(f"an agent named {name} already exists")
         return name
+
+    def clean_callback_url(self) -> str:
+        url = self.cleaned_data["callback_url"]
+        if url:
+            try:
+                callback_url_check(url)
+            except UnsafeURL as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return url
 
 
 class ReasonForm(forms.Form):

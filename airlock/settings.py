@@ -73,7 +73,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "channels",
-    # The two domain apps, then the interfaces above them, then every registered channel.
+    "axes",
+    # The project itself (login throttling), the two domain apps, the interfaces above
+    # them, then every registered channel.
+    "airlock",
     "governance",
     "approvals",
     "api",
@@ -95,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "airlock.urls"
@@ -179,19 +183,55 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("AIRLOCK_CELERY_QUEUE", "airlock")
-# ETA tasks must outlive the longest escalation TTL, or Redis redelivers them early.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7 * 24 * 3600}
+# acks_late + a short visibility timeout: a task a killed worker held is put back in the queue
+# after AIRLOCK_CELERY_VISIBILITY_TIMEOUT s (checked every 5 s by the live workers). Redis
+# redelivers any message held longer than that, so no task is scheduled with an ETA/countdown
+# beyond AIRLOCK_CELERY_MAX_ETA (half of it): far deadlines and long backoffs are left to the
+# beat sweeps (expiry, deliveries), and every task is idempotent.
+AIRLOCK_CELERY_VISIBILITY_TIMEOUT = envint("AIRLOCK_CELERY_VISIBILITY_TIMEOUT", "30")
+AIRLOCK_CELERY_MAX_ETA = AIRLOCK_CELERY_VISIBILITY_TIMEOUT // 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": AIRLOCK_CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
 # Safety net for escalation expiry: ETA tasks do the work on time; this catches what they miss.
 CELERY_BEAT_SCHEDULE["approvals-expire-due"] = {
     "task": "approvals.expire_due_escalations", "schedule": 2.0, "options": {"expires": 10},
 }
+# Side effects (callbacks, Slack message updates) recorded in the database but never confirmed
+# delivered are re-sent by this sweep (approvals/deliveries.py).
+CELERY_BEAT_SCHEDULE["approvals-deliveries-due"] = {
+    "task": "approvals.deliveries_sweep", "schedule": 5.0, "options": {"expires": 10},
+}
 
 # --- Auth, i18n, static ---------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Login throttling (django-axes; airlock/login_throttle.py): per username AND address, a
+# lockout after AIRLOCK_LOGIN_FAILURE_LIMIT failures in a row, AIRLOCK_LOGIN_COOLOFF seconds
+# long, doubling with each further failure up to AIRLOCK_LOGIN_COOLOFF_MAX. Bearer tokens (agent
+# API, approver tokens) never go through authenticate(), so axes does not see them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AIRLOCK_LOGIN_FAILURE_LIMIT = envint("AIRLOCK_LOGIN_FAILURE_LIMIT", "5")
+AIRLOCK_LOGIN_COOLOFF = envduration("AIRLOCK_LOGIN_COOLOFF", "1m")
+AIRLOCK_LOGIN_COOLOFF_MAX = envduration("AIRLOCK_LOGIN_COOLOFF_MAX", "1d")
+AXES_FAILURE_LIMIT = AIRLOCK_LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = "airlock.login_throttle.login_cool_off"
+AXES_USE_ATTEMPT_EXPIRATION = True  # each pair's attempts expire on their own backoff
+AXES_RESET_ON_SUCCESS = True  # a successful login starts the pair's count again
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True  # hammering a locked pair extends it
+AXES_LOCKOUT_CALLABLE = "airlock.login_throttle.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -230,6 +270,14 @@ AIRLOCK_ANOMALY_ENVELOPE_WINDOW = envduration("AIRLOCK_ANOMALY_ENVELOPE_WINDOW",
 AIRLOCK_CALLBACK_TIMEOUT = envint("AIRLOCK_CALLBACK_TIMEOUT", "5")
 AIRLOCK_CALLBACK_RETRIES = envint("AIRLOCK_CALLBACK_RETRIES", "8")
 AIRLOCK_CALLBACK_BACKOFF = envint("AIRLOCK_CALLBACK_BACKOFF", "2")
+# Callback URLs resolving to loopback, link-local, private or metadata addresses are refused
+# (at registration and again at send time) unless this is true (local demos and tests).
+AIRLOCK_CALLBACK_ALLOW_PRIVATE = envbool("AIRLOCK_CALLBACK_ALLOW_PRIVATE", "false")
+# A callback or Slack update not confirmed delivered is re-sent by the beat sweep this many
+# seconds after its last attempt started (first backoff; doubles up to 10 min), and given up
+# (logged, audited) after AIRLOCK_DELIVERY_MAX_ATTEMPTS attempts.
+AIRLOCK_DELIVERY_RESEND_AFTER = envint("AIRLOCK_DELIVERY_RESEND_AFTER", "30")
+AIRLOCK_DELIVERY_MAX_ATTEMPTS = envint("AIRLOCK_DELIVERY_MAX_ATTEMPTS", "20")
 
 # --- Audit trail: keyed chain hashes, checkpoints outside the database (docs/audit.md) ----
 def var_secret(name: str) -> str:
@@ -284,6 +332,8 @@ SPECTACULAR_SETTINGS = {
 SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
 SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
 SLACK_CHANNEL = os.environ.get("SLACK_CHANNEL", "")
+# The Slack workspace (team id, T…) whose clicks count; unset: learned from auth.test.
+SLACK_TEAM_ID = os.environ.get("SLACK_TEAM_ID", "")
 SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
 SLACK_TIMEOUT = envint("SLACK_TIMEOUT", "10")  # seconds per Slack API call (in Celery, never in a request)
 SLACK_ENABLED = bool(SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)

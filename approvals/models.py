@@ -83,3 +83,31 @@ class EscalationGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.escalation_id}:{self.name}"
+
+
+class Delivery(models.Model):
+    """A side effect of a state change that must reach the outside world: the agent's callback,
+    or a channel's message (Slack). Written in the same transaction as the change, marked
+    delivered when the receiver confirmed it; the beat sweep re-sends whatever is left
+    (approvals/deliveries.py)."""
+
+    CALLBACK = "callback"
+
+    # "callback", or the name a channel registered its outbox under (deliveries.outbox_register).
+    kind = models.CharField(max_length=16)
+    request = models.ForeignKey(DecisionRequest, on_delete=models.CASCADE, related_name="+")
+    # Bumped by every change that needs sending again (Slack: each vote and the resolution).
+    generation = models.PositiveIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The sweep re-sends once this has passed; set forward while an attempt may be running.
+    next_attempt_at = models.DateTimeField(db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    gave_up_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "request"], name="delivery_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.request_id}"

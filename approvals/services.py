@@ -2,9 +2,9 @@
 notifications go out after commit.
 
 Web clicks, Slack clicks, the approver API and expiry all go through these functions. Races
-are settled by locking the escalation row (select_for_update; on SQLite the IMMEDIATE
-transaction takes the write lock at BEGIN) and by a conditional UPDATE on the request that
-must change exactly one row.
+are settled by locking the agent and then the escalation row, in the one lock order of
+governance/locks.py (on SQLite the IMMEDIATE transaction takes the write lock at BEGIN), and
+by a conditional UPDATE on the request that must change exactly one row.
 """
 
 import re
@@ -26,6 +26,7 @@ from approvals.signals import (
 from governance.actors import audit_actor
 from governance.audit import audit_record
 from governance.errors import Conflict, InvalidInput, NotEligible, NotFound
+from governance.locks import lock_agent, lock_escalation
 from governance.models import DecisionRequest
 from governance.policy import EscalationSpec
 
@@ -76,11 +77,18 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
 
 
 def _locked_escalation(request_id) -> Escalation:
-    """Lock the escalation row, then read its request. The read must come after the lock, in
-    its own query: a row joined to a SELECT ... FOR UPDATE keeps the version the statement saw
-    before waiting for the lock (PostgreSQL READ COMMITTED), i.e. a stale "pending"."""
+    """Lock the request's agent, then the escalation row (governance/locks.py: agent ->
+    escalation -> audit chain head, the order decide takes them in), then read the request.
+    The read must come after the lock, in its own query: a row joined to a SELECT ... FOR
+    UPDATE keeps the version the statement saw before waiting for the lock (PostgreSQL READ
+    COMMITTED), i.e. a stale "pending"."""
     try:
-        escalation = Escalation.objects.select_for_update().get(pk=request_id)
+        # A request never changes agent: reading its agent_id unlocked is safe.
+        agent_id = DecisionRequest.objects.filter(pk=request_id).values_list("agent_id", flat=True).first()
+        if agent_id is None:
+            raise NotFound("no such escalation")
+        lock_agent(agent_id)
+        escalation = lock_escalation(request_id)
     except (Escalation.DoesNotExist, ValidationError, ValueError):
         raise NotFound("no such escalation") from None
     escalation.request = DecisionRequest.objects.select_related("agent").get(pk=escalation.pk)

@@ -7,9 +7,9 @@ from celery import shared_task
 from django.utils import timezone
 
 from approvals.callbacks import CallbackFailed, callback_backoff, callback_deliver, callback_record
-from approvals.models import Escalation
+from approvals.deliveries import deliveries_sweep, delivery_begin, delivery_done, delivery_failed
+from approvals.models import Delivery, Escalation
 from approvals.services import escalation_expire, escalation_expire_due
-from approvals.signals import notification_failed
 from governance.errors import NotFound
 
 logger = logging.getLogger("airlock.tasks")
@@ -36,8 +36,15 @@ def expire_escalation(self, request_id: str) -> bool:
     return expired
 
 
-def schedule_expiry(request_id: str, deadline: datetime) -> None:
+def schedule_expiry(request_id: str, deadline: datetime) -> bool:
+    """An ETA task at the deadline, but only when it is near: Redis redelivers any message held
+    longer than the visibility timeout, so a far deadline is left to the beat sweep (every 2 s)."""
+    from django.conf import settings
+
+    if (deadline - timezone.now()).total_seconds() > settings.AIRLOCK_CELERY_MAX_ETA:
+        return False
     expire_escalation.apply_async(args=[str(request_id)], eta=deadline)
+    return True
 
 
 @shared_task(name="approvals.expire_due_escalations")
@@ -51,10 +58,15 @@ def expire_due_escalations() -> int:
 
 @shared_task(name="approvals.send_callback", bind=True, max_retries=None)
 def send_callback(self, request_id: str) -> None:
-    """POST the resolved request to the agent; exponential backoff on failure."""
+    """POST the resolved request to the agent. Idempotent: the Delivery row says whether it got
+    through. Short backoffs retry in Celery; longer ones (beyond AIRLOCK_CELERY_MAX_ETA) are left
+    to the deliveries sweep, as is anything a crashed worker was sending."""
     from django.conf import settings
 
-    attempt = self.request.retries + 1
+    row = delivery_begin(Delivery.CALLBACK, request_id)
+    if row is None:
+        return  # already delivered, given up, or no such request
+    attempt = row.attempts
     try:
         status = callback_deliver(request_id=request_id)
     except NotFound:
@@ -63,10 +75,29 @@ def send_callback(self, request_id: str) -> None:
     except CallbackFailed as exc:
         if attempt > settings.AIRLOCK_CALLBACK_RETRIES:
             logger.error("callback for %s failed %d times, giving up: %s", request_id, attempt, exc)
+            delivery_failed(row, str(exc), give_up=True)
             callback_record(request_id=request_id, delivered=False, attempts=attempt, detail=str(exc))
-            notification_failed.send_robust(sender=None, channel="callback", request_id=request_id, detail=str(exc))
+            return
+        countdown = callback_backoff(attempt - 1)
+        deferred = countdown > settings.AIRLOCK_CELERY_MAX_ETA
+        # Retried in Celery: the sweep steps in only if that retry is lost (one resend later).
+        retry_in = countdown if deferred else countdown + settings.AIRLOCK_DELIVERY_RESEND_AFTER
+        delivery_failed(row, str(exc), give_up=False, retry_in=retry_in)
+        if deferred:
+            logger.warning("callback for %s failed (attempt %d): %s; the sweep re-sends in %ds",
+                           request_id, attempt, exc, countdown)
             return
         logger.warning("callback for %s failed (attempt %d): %s", request_id, attempt, exc)
-        raise self.retry(countdown=callback_backoff(self.request.retries), exc=exc) from None
+        raise self.retry(countdown=countdown, exc=exc) from None
+    delivery_done(row, f"HTTP {status}" if status is not None else "nothing to send")
     if status is not None:
         callback_record(request_id=request_id, delivered=True, attempts=attempt, detail=f"HTTP {status}")
+
+
+@shared_task(name="approvals.deliveries_sweep")
+def sweep_deliveries() -> int:
+    """The beat sweep for callbacks and Slack updates that never got through."""
+    count = deliveries_sweep()
+    if count:
+        logger.info("sweep re-sent %d delivery(ies)", count)
+    return count

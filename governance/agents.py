@@ -5,6 +5,7 @@ from django.db import transaction
 from governance.actors import admin_actor
 from governance.audit import audit_record
 from governance.errors import Conflict
+from governance.locks import lock_agent
 from governance.models import Agent
 
 ACTIVE, SUSPENDED = Agent.Status.ACTIVE, Agent.Status.SUSPENDED
@@ -13,7 +14,9 @@ ACTIVE, SUSPENDED = Agent.Status.ACTIVE, Agent.Status.SUSPENDED
 def _set_status(*, agent: Agent, by, to: str, kind: str, reason: str) -> Agent:
     actor = admin_actor(by)
     frm = SUSPENDED if to == ACTIVE else ACTIVE
-    # Conditional update: two admins clicking at once produce one change and one Conflict.
+    # The agent's lock first (governance/locks.py), then a conditional update: two admins
+    # clicking at once produce one change and one Conflict.
+    lock_agent(agent.pk)
     if not Agent.objects.filter(pk=agent.pk, status=frm).update(status=to):
         raise Conflict(f"{agent.name} is already {to}")
     agent.refresh_from_db()

@@ -18,6 +18,7 @@ from governance.actors import admin_actor
 from governance.audit import audit_record
 from governance.canonical import canonical_json
 from governance.errors import Conflict, InvalidInput
+from governance.locks import lock_agent
 from governance.models import Anomaly, DecisionRequest
 from governance.policy.durations import format_duration
 
@@ -70,6 +71,7 @@ def anomaly_retag(*, anomaly: Anomaly, tag: str, by, reason: str = "") -> Anomal
     actor = admin_actor(by)
     if tag not in TAGS:
         raise InvalidInput(f"tag must be one of {', '.join(TAGS)}")
+    lock_agent(anomaly.agent_id)  # governance/locks.py: the agent before its rows
     locked = Anomaly.objects.select_for_update().get(pk=anomaly.pk)
     previous = locked.tag
     locked.tag, locked.tag_reason = tag, reason or f"re-tagged by {actor}"
@@ -86,6 +88,7 @@ def anomaly_resolve(*, anomaly: Anomaly, note: str, by) -> Anomaly:
     """Close an anomaly with a note. Conflict when it is already resolved."""
     actor = admin_actor(by)
     now = timezone.now()
+    lock_agent(anomaly.agent_id)  # governance/locks.py: the agent before its rows
     if not Anomaly.objects.filter(pk=anomaly.pk, state=Anomaly.State.OPEN).update(
         state=Anomaly.State.RESOLVED, note=note, resolved_at=now, resolved_by=by
     ):

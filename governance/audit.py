@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from governance.audit_hashing import GENESIS, ChainBreak, audit_key, keyed_hash
 from governance.canonical import canonical_json
+from governance.locks import lock_chain_head, require_agent
 from governance.models import Agent, AuditChainHead, AuditEvent
 from governance.rows import insert
 
@@ -75,18 +76,10 @@ def legacy_event_hash(**fields: Any) -> str:
 _HEAD_TABLE = AuditChainHead._meta.db_table
 
 
-def _select_head(chain: str) -> tuple[int, str] | None:
-    # Plain SQL: every decision appends at least once, and the ORM's query building cost
-    # more CPU than the statement itself (bench/decide_http.py).
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT seq, hash FROM {_HEAD_TABLE} WHERE chain = %s{lock}", [chain])
-        return cursor.fetchone()
-
-
 def _locked_head(chain: str) -> tuple[int, str]:
-    """(seq, hash) of the chain's head, its row locked until the transaction ends."""
-    head = _select_head(chain)
+    """(seq, hash) of the chain's head, its row locked until the transaction ends (last in
+    the lock order: governance/locks.py)."""
+    head = lock_chain_head(chain)
     if head is not None:
         return head
     try:
@@ -94,7 +87,7 @@ def _locked_head(chain: str) -> tuple[int, str]:
             AuditChainHead.objects.create(chain=chain, seq=0, hash=GENESIS)
     except IntegrityError:
         pass  # another writer created it first; the lock below waits for them
-    return _select_head(chain)
+    return lock_chain_head(chain)
 
 
 def audit_record(
@@ -111,6 +104,9 @@ def audit_record(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change")
     chain = chain or chain_for(agent)
+    if agent is not None:
+        # The event's foreign key needs the agent row: its lock comes before the chain head.
+        require_agent(agent.pk)
     # Normalise through JSON so the hash is over exactly what the database returns.
     payload = json.loads(canonical_json(payload or {}))
     created_at = at or timezone.now()

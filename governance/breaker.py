@@ -2,7 +2,8 @@
 the agent in supervised mode (every allow becomes an escalation) until an admin resets it.
 
 Tripping runs inside the decide transaction that recorded the violation, under the agent
-row lock, so two violations at once trip it exactly once.
+row lock, so two violations at once trip it exactly once. Trip and reset take the agent's lock
+first (governance/locks.py), before the audit chain head.
 """
 
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from django.utils import timezone
 from governance.actors import admin_actor
 from governance.audit import audit_record
 from governance.errors import Conflict
+from governance.locks import lock_agent, require_agent
 from governance.models import Agent, DecisionRequest
 from governance.policy.durations import format_duration
 from governance.signals import breaker_reset as breaker_reset_signal
@@ -43,6 +45,7 @@ def breaker_check(*, agent: Agent, breaker: dict | None, now: datetime) -> bool:
 def breaker_trip(*, agent: Agent, reason: str, at: datetime | None = None, details: dict | None = None) -> bool:
     """Put the agent in supervised mode. False when it already was (nothing recorded)."""
     at = at or timezone.now()
+    require_agent(agent.pk)  # held already inside decide
     if not Agent.objects.filter(pk=agent.pk, breaker_tripped_at__isnull=True).update(
         breaker_tripped_at=at, breaker_reason=reason
     ):
@@ -60,7 +63,7 @@ def breaker_trip(*, agent: Agent, reason: str, at: datetime | None = None, detai
 def breaker_reset(*, agent: Agent, by=None) -> Agent:
     """Admin only: end supervised mode. Conflict when the breaker is not tripped."""
     actor = admin_actor(by)
-    locked = Agent.objects.select_for_update().get(pk=agent.pk)
+    locked = lock_agent(agent.pk)
     if not locked.breaker_tripped:
         raise Conflict(f"the breaker of {agent.name} is not tripped")
     now = timezone.now()

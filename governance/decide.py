@@ -4,13 +4,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from governance.audit import audit_record
 from governance.canonical import action_digest
 from governance.errors import Unavailable
-from governance.models import Agent, DecisionRequest, Envelope
+from governance.locks import lock_agent, lock_sequence_keys, sequence_keys
+from governance.models import Agent, DecisionRequest
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
 from governance.ports import escalation_open
 from governance.rows import insert
@@ -56,40 +57,22 @@ def decide(*, agent: Agent, data: DecideInput, now: datetime | None = None) -> t
         raise Unavailable(f"decision store unavailable ({type(exc).__name__}); treat as deny") from exc
 
 
-def _locked_agent(pk: int) -> Agent:
-    """The agent's row, re-read and locked until the transaction ends, with its active
-    envelope's created_at (half of the compiled-envelope cache key). Plain SQL: the ORM
-    spent more CPU building this statement than anything else in a decision."""
-    agents, envelopes = Agent._meta.db_table, Envelope._meta.db_table
-    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
-    sql = (
-        f"SELECT a.*, e.created_at AS envelope_created_at FROM {agents} a "
-        f"LEFT JOIN {envelopes} e ON e.id = a.active_envelope_id WHERE a.id = %s{lock}"
-    )
-    rows = list(Agent.objects.raw(sql, [pk]))
-    if not rows:
-        raise Agent.DoesNotExist(f"agent {pk} no longer exists")
-    agent = rows[0]
-    # A raw column gets no field conversion: SQLite returns text, compared with datetimes.
-    convert = getattr(connection.ops, "convert_datetimefield_value", None)
-    if convert is not None:
-        agent.envelope_created_at = convert(agent.envelope_created_at, None, connection)
-    return agent
-
-
 @transaction.atomic
 def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
     from governance.violations import violation_record
 
-    # Lock the agent: one decision per agent at a time keeps its counts exact and its
-    # audit chain ordered, without making other agents wait.
-    agent = _locked_agent(agent.pk)
+    # Lock the agent (governance/locks.py: agent -> sequence keys -> escalation -> chain
+    # head): one decision per agent at a time keeps its counts exact and its audit chain
+    # ordered, without making other agents wait.
+    agent = lock_agent(agent.pk)
     params, context = data.params or {}, data.context or {}
     # Compiled once per envelope version and process; the row is read only on a miss.
     envelope_id = agent.active_envelope_id
     supervised = agent.breaker_tripped
     try:
         compiled = envelope_compiled_by_pk(envelope_id, agent.envelope_created_at) if envelope_id is not None else None
+        # Sequences read other agents' rows: their keys are locked before anything is read.
+        lock_sequence_keys(sequence_keys(compiled, data.action, data.resource, context))
         if compiled is not None and compiled.mode == "supervised":
             supervised = True
         request = PolicyRequest(

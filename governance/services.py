@@ -7,13 +7,16 @@ from collections import OrderedDict
 
 import yaml
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from governance.actors import audit_actor
 from governance.audit import audit_record
 from governance.errors import InvalidInput, NotFound
+from governance.locks import lock_agent
 from governance.models import Agent, AgentToken, Envelope
+from governance.netguard import UnsafeURL, callback_url_check
 from governance.policy import CompiledEnvelope, EnvelopeError, compile_envelope
 from governance.policy.source import SourceError, load_yaml
 from governance.tokens import token_generate
@@ -23,7 +26,13 @@ AGENT_TOKEN_KIND = "alk"
 
 @transaction.atomic
 def agent_create(*, name: str, callback_url: str = "", description: str = "", by=None) -> tuple[Agent, str]:
-    """Register an agent and issue its first token. Returns (agent, plaintext token)."""
+    """Register an agent and issue its first token. Returns (agent, plaintext token).
+    A callback URL to a loopback/private/link-local address is refused (ValidationError)."""
+    if callback_url:
+        try:
+            callback_url_check(callback_url)
+        except UnsafeURL as exc:
+            raise ValidationError({"callback_url": [str(exc)]}) from None
     agent = Agent(name=name, description=description, callback_url=callback_url)
     if callback_url:
         agent.callback_secret = secrets.token_hex(32)
@@ -42,6 +51,7 @@ def agent_create(*, name: str, callback_url: str = "", description: str = "", by
 def agent_token_rotate(*, agent: Agent, by=None) -> str:
     """Revoke every live token of the agent and issue a new one."""
     now = timezone.now()
+    lock_agent(agent.pk)
     revoked = list(AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).values_list("prefix", flat=True))
     AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).update(revoked_at=now)
     token = token_generate(AGENT_TOKEN_KIND)
@@ -56,6 +66,7 @@ def agent_token_rotate(*, agent: Agent, by=None) -> str:
 @transaction.atomic
 def agent_token_revoke(*, agent: Agent, by=None) -> int:
     """Revoke every live token; the agent gets 401 until a new one is issued."""
+    lock_agent(agent.pk)
     prefixes = list(AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).values_list("prefix", flat=True))
     AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).update(revoked_at=timezone.now())
     audit_record(kind="agent.token_revoked", actor=audit_actor(by), agent=agent, payload={"revoked": prefixes})
@@ -89,7 +100,7 @@ def envelope_apply(*, source: str, by=None, via: str = "cli", comment: str = "")
     """Validate, store as the agent's next version and make it active."""
     document, _compiled = envelope_validate(source)
     try:
-        agent = Agent.objects.select_for_update().get(name=document["agent"])
+        agent = lock_agent(Agent.objects.values_list("pk", flat=True).get(name=document["agent"]))
     except Agent.DoesNotExist:
         raise NotFound(f"no agent named {document['agent']!r}; create it first (agent_create)") from None
     previous = agent.active_envelope

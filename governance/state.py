@@ -1,8 +1,11 @@
 """The engine's StateView answered from the database.
 
 Runs inside the decide transaction after the agent row is locked, so counts and sums for
-one agent are exact under concurrency (PostgreSQL: SELECT ... FOR UPDATE on the agent; each
-statement after the lock sees every decision committed before it was granted).
+one agent are exact under concurrency (PostgreSQL: SELECT ... FOR NO KEY UPDATE on the agent;
+each statement after the lock sees every decision committed before it was granted). Sequences
+read other agents' rows (recent_actions): decide takes the sequence keys' advisory locks
+before evaluating (governance/locks.py), so a step in flight is committed before a chain is
+read.
 
 This is the hottest read path of decide. The questions of one decision are answered by
 hand-written SQL in a single statement (prefetch(): one scalar subquery each, issued after

@@ -7,7 +7,8 @@ import logging
 from celery.signals import task_failure
 
 from approvals.models import Vote
-from approvals.signals import escalation_resolved, notification_failed, vote_recorded
+from approvals.deliveries import notification_failed
+from approvals.signals import escalation_resolved, vote_recorded
 from governance.models import DecisionRequest
 from governance.signals import Receivers, breaker_tripped
 from ops import metrics, tracing

@@ -113,14 +113,16 @@ def slack(fake_slack, settings, redis_url):
     settings.SLACK_SIGNING_SECRET = SLACK_SIGNING_SECRET
     settings.SLACK_CHANNEL = "#approvals"
     settings.SLACK_API_URL = fake_slack.url
+    settings.SLACK_TEAM_ID = "T0AIRLOCK"  # tests of the auth.test fallback unset it
     settings.SLACK_ENABLED = True
     settings.SLACK_TIMEOUT = 2
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CELERY_TASK_EAGER_PROPAGATES = False
     from approvals.receivers import schedule_expiry_on_open
     from approvals.signals import escalation_opened
-    from integrations.slack import receivers
+    from integrations.slack import interactions, receivers
 
+    interactions._teams.clear()  # the team learned through auth.test, per process
     receivers.connect()
     # Eager Celery ignores ETAs, so the expiry task scheduled at open would run at once, find
     # the escalation not yet due and reschedule itself until RecursionError (harmless but ~10 s

@@ -16,6 +16,20 @@ class SlackConfig(ChannelConfig):
     def enabled(self) -> bool:
         return settings.SLACK_ENABLED
 
+    def ready(self) -> None:
+        from approvals import signals
+        from approvals.deliveries import Outbox, outbox_register
+        from integrations.slack.tasks import DELIVERY_KIND, slack_escalation_sync
+
+        # Every change of an escalation must reach its message; the sweep re-sends lost syncs.
+        outbox_register(Outbox(
+            kind=DELIVERY_KIND,
+            signals=(signals.escalation_opened, signals.vote_recorded, signals.escalation_resolved),
+            send=slack_escalation_sync.delay,
+            enabled=lambda: settings.SLACK_ENABLED,
+        ))
+        super().ready()
+
     def connect(self) -> None:
         from integrations.slack import receivers
 

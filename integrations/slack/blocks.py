@@ -1,9 +1,18 @@
 """Block Kit messages for Slack: an escalation (pending or resolved) and a breaker trip.
 
-Everything shown comes from the agent's request, so it is untrusted text: it is escaped for
-mrkdwn (no injected <!channel> pings or disguised links) and cut to Slack's size limits.
+Everything shown comes from the agent's request, so it is untrusted text. The rule: text an
+agent supplied (agent name, action, resource, params, reasons, reasoning, input source...)
+appears only inside an inline code span or a plain_text object, always on one line. In a code
+span Slack applies no formatting (`*`, `_`, `~`), `<`, `>` and `&` are escaped (no <!channel>
+pings, <@U…> mentions or <url|disguised> links) and a backtick, which would end the span, is
+replaced. Every mrkdwn object is sent with `verbatim: true`, so Slack does not turn bare URLs,
+#channels or @mentions into links either. Newlines (and every other line or paragraph
+separator) collapse to one space, so agent text can never add a line to the message. Text is
+cut to Slack's size limits.
 """
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from numbers import Number
@@ -19,9 +28,32 @@ from integrations.slack.client import ACTION_APPROVE, ACTION_DENY
 VIA = {"slack": "Slack", "web": "web", "api": "API"}
 
 
+def oneline(text: object) -> str:
+    """One line: every run of whitespace (\n, \r, \t, U+2028...) becomes one space, other
+    control and format characters (zero-width, bidi overrides) are dropped."""
+    words = str(text).split()
+    return " ".join("".join(ch for ch in word if unicodedata.category(ch)[0] != "C") for word in words)
+
+
 def escape(text: object) -> str:
-    """Slack's mrkdwn escaping: only &, < and > are control characters."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's mrkdwn escaping of &, < and > (its only escapes), on one line."""
+    return oneline(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Words that cannot open or close mrkdwn formatting: letters and digits, joined by single
+# . _ : - (an `_` between two letters or digits never starts or ends italics).
+PLAIN_WORD = re.compile(r"[A-Za-z0-9]+(?:[._:\-][A-Za-z0-9]+)*")
+
+
+def word(text: object) -> str:
+    """A name (agent, action) as is when it is a plain word, else in a code span."""
+    text = str(text)
+    return text if PLAIN_WORD.fullmatch(text) else code(text)
+
+
+def mrkdwn(text: str) -> dict:
+    """A mrkdwn text object that Slack does not auto-link (bare URLs, #channels, @names)."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def cut(text: str, limit: int) -> str:
@@ -29,10 +61,10 @@ def cut(text: str, limit: int) -> str:
 
 
 def code(text: object, limit: int = 200) -> str:
-    """Inline code; a backtick in the value would end the span early, so it becomes a quote."""
-    if not str(text):
-        return "—"
-    return "`" + cut(escape(text).replace("`", "'"), limit) + "`"
+    """Inline code, on one line; a backtick in the value would end the span early, so it
+    becomes a quote."""
+    inner = escape(text).replace("`", "'")
+    return "`" + cut(inner, limit) + "`" if inner else "—"
 
 
 def slack_date(moment: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
@@ -47,12 +79,15 @@ def _amount(params: dict) -> str | None:
         return None
     currency = params.get("currency")
     text = f"{amount:,.2f}".removesuffix(".00")
-    return f"{escape(text)} {escape(currency)}" if isinstance(currency, str) else escape(text)
+    if not isinstance(currency, str):
+        return text
+    # An ISO code (three capital letters) cannot format anything; anything else is agent text.
+    return f"{text} {currency}" if re.fullmatch(r"[A-Z]{3}", currency) else f"{text} {code(currency, 20)}"
 
 
 def _key_params(params: dict, limit: int = 6) -> str:
     others = [(k, v) for k, v in params.items() if k not in ("amount", "currency")]
-    lines = [f"{code(k, 40)} {cut(escape(v), 80)}" for k, v in others[:limit]]
+    lines = [f"{code(k, 40)} {code(v, 80)}" for k, v in others[:limit]]
     if len(others) > limit:
         lines.append(f"_…and {len(others) - limit} more_")
     return "\n".join(lines)
@@ -71,6 +106,7 @@ def _risk(risk: dict) -> str:
     ]
     factors = sorted(factors, key=lambda f: f["weight"], reverse=True)[:3]  # what drove the score
     if factors:
+        # Factor names are Airlock's own (the risk model), not the agent's.
         text += " · " + ", ".join(f"{escape(f.get('name', '?'))} +{_num(f.get('weight'))}" for f in factors)
     return text
 
@@ -102,7 +138,7 @@ def _outcome(status: str, escalation: Escalation, votes: list[Vote]) -> str:
     word = outcome_word(status)
     text = f"{icon} *{word}* by {who} · {slack_date(when)}"
     if request.comment:
-        text += "\n>" + cut(escape(request.comment), 500).replace("\n", "\n>")
+        text += "\n>" + cut(escape(request.comment), 500)
     return text
 
 
@@ -116,9 +152,11 @@ def escalation_message(
     status = effective_status(request, now)
     agent, params = request.agent.name, request.params if isinstance(request.params, dict) else {}
     header = outcome_word(status)
-    # plain_text (the header) is shown as typed; the fallback `text` is mrkdwn, so escaped.
-    title = f"{header}: {agent} wants {request.action}" + (f" on {request.resource}" if request.resource else "")
-    text = cut(escape(title), 1000)
+    # plain_text (the header) is shown as typed, on one line; the fallback `text` (notifications)
+    # is mrkdwn, so agent text goes in code spans there too.
+    title = oneline(f"{header}: {agent} wants {request.action}" + (f" on {request.resource}" if request.resource else ""))
+    text = f"{header}: {word(agent)} wants {word(request.action)}"
+    text = cut(text + (f" on {code(request.resource, 500)}" if request.resource else ""), 1000)
 
     fields = [
         f"*Agent*\n{code(agent)}",
@@ -132,28 +170,28 @@ def escalation_message(
     fields.append(f"*Approvals*\n{_progress(escalation, votes)}")
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": cut(title, 150), "emoji": True}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": cut(f, 1900)} for f in fields]},
+        {"type": "section", "fields": [mrkdwn(cut(f, 1900)) for f in fields]},
     ]
     reasons = [r for r in request.reasons or [] if isinstance(r, dict)][:6]
     if reasons:
-        lines = [f"• {escape(r.get('message') or r.get('code', ''))} ({code(r.get('code', ''), 60)})" for r in reasons]
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut("*Why*\n" + "\n".join(lines), 2900)}})
+        lines = [f"• {code(r.get('message') or r.get('code', ''), 300)} ({code(r.get('code', ''), 60)})" for r in reasons]
+        blocks.append({"type": "section", "text": mrkdwn(cut("*Why*\n" + "\n".join(lines), 2900))})
     more = _key_params(params)
     if more:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut("*Params*\n" + more, 2900)}})
+        blocks.append({"type": "section", "text": mrkdwn(cut("*Params*\n" + more, 2900))})
     context = request.context if isinstance(request.context, dict) else {}
     if context.get("reasoning"):
-        source = f" (input from {escape(request.input_source)})" if request.input_source else ""
+        source = f" (input from {word(request.input_source)})" if request.input_source else ""
         blocks.append({
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": cut(f"_Agent's reasoning{source}:_ {escape(context['reasoning'])}", 1900)}],
+            "elements": [mrkdwn(f"_Agent's reasoning{source}:_ {code(context['reasoning'], 1700)}")],
         })
     groups = ", ".join(escalation.approver_groups or []) or "staff only"
     blocks.append({
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": cut(
+        "elements": [mrkdwn(cut(
             f"Deadline {slack_date(escalation.deadline)} · approvers: {escape(groups)} · request {code(request.id)}", 1900
-        )}],
+        ))],
     })
     if status == "pending":
         blocks.append({
@@ -168,21 +206,22 @@ def escalation_message(
         })
     else:
         outcome = _outcome(status, escalation, votes)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(outcome, 2900)}})
+        blocks.append({"type": "section", "text": mrkdwn(cut(outcome, 2900))})
     return text, blocks
 
 
 def breaker_message(agent: Agent, reason: str, *, at: datetime | None = None) -> tuple[str, list[dict]]:
     """(text, blocks) announcing that an agent's circuit breaker tripped."""
     at = at or agent.breaker_tripped_at or timezone.now()
-    title = f"Circuit breaker tripped: {agent.name} is now supervised"
-    text = escape(title)
+    title = oneline(f"Circuit breaker tripped: {agent.name} is now supervised")
+    text = f"Circuit breaker tripped: {word(agent.name)} is now supervised"
+    # The reason may quote the agent's request, so it is agent text: one line, in a code span.
     body = (
         f"Agent {code(agent.name)} is now *supervised*: every action it asks for needs a human "
-        f"until an admin resets the breaker.\n*Reason:* {cut(escape(reason or '—'), 1500)}"
+        f"until an admin resets the breaker.\n*Reason:* {code(reason or '—', 1500)}"
     )
     return text, [
         {"type": "header", "text": {"type": "plain_text", "text": cut(title, 150), "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": body}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Tripped {slack_date(at)}"}]},
+        {"type": "section", "text": mrkdwn(body)},
+        {"type": "context", "elements": [mrkdwn(f"Tripped {slack_date(at)}")]},
     ]

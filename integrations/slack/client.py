@@ -129,6 +129,15 @@ def user_email(slack_user_id: str) -> str | None:
     return email.strip() or None
 
 
+def bot_team_id() -> str:
+    """auth.test: the id of the workspace the bot token belongs to."""
+    data = _call("auth.test", lambda web: web.auth_test())
+    team_id = data.get("team_id")
+    if not isinstance(team_id, str) or not team_id:
+        raise SlackFailure("auth.test: no team_id in the answer", error="no_team_id")
+    return team_id
+
+
 def signature_valid(body: bytes, headers: Mapping[str, str]) -> bool:
     """Slack's v0 signature over the raw body, and a timestamp within 5 minutes of now
     (replays of an old, correctly signed request fail here)."""

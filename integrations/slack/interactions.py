@@ -7,15 +7,19 @@ message after commit; the message update follows from the service's signals. Not
 imports the tasks, so tasks.py can import this module.
 """
 
+import hashlib
 import logging
+import threading
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from approvals.models import ApproverProfile
 from approvals.services import approval_decide
 from governance.errors import Conflict, NotEligible, NotFound
 from governance.models import DecisionRequest
-from integrations.slack.client import Click
+from integrations.slack import client
+from integrations.slack.client import Click, SlackFailure
 
 logger = logging.getLogger("airlock.slack")
 
@@ -27,6 +31,52 @@ NOT_LINKED = (
 NOT_ELIGIBLE = "You are not an eligible approver for this request, so your click was not counted."
 NOT_FOUND = "Airlock has no such request any more; nothing was recorded."
 ALREADY_VOTED = "You have already answered this request; your first answer stands."
+
+
+class WrongWorkspace(Exception):
+    """The click comes from a workspace other than Airlock's (or names none)."""
+
+
+class WorkspaceUnknown(Exception):
+    """Airlock cannot tell which workspace is its own: SLACK_TEAM_ID is unset and auth.test
+    failed. Fail closed: no click counts until it is known."""
+
+
+_teams: dict[str, str] = {}  # sha256(bot token) -> team id learned through auth.test
+_teams_lock = threading.Lock()
+
+
+def own_team_id() -> str:
+    """Airlock's workspace: SLACK_TEAM_ID when configured, else the team the bot token
+    belongs to (auth.test, asked once per process and token, then cached; a failure is not
+    cached, so the next click asks again)."""
+    if settings.SLACK_TEAM_ID:
+        return settings.SLACK_TEAM_ID
+    key = hashlib.sha256(settings.SLACK_BOT_TOKEN.encode()).hexdigest()
+    with _teams_lock:
+        if key in _teams:
+            return _teams[key]
+    try:
+        team_id = client.bot_team_id()
+    except SlackFailure as exc:
+        logger.error("slack: cannot learn Airlock's workspace (auth.test: %s); set SLACK_TEAM_ID. "
+                     "Clicks are refused until it is known", exc)
+        raise WorkspaceUnknown(str(exc)) from None
+    with _teams_lock:
+        _teams[key] = team_id
+    logger.info("slack: Airlock's workspace is %s (learned through auth.test)", team_id)
+    return team_id
+
+
+def workspace_check(click: Click) -> None:
+    """Raise WrongWorkspace unless the click comes from Airlock's own workspace. A request
+    signed with the app's secret can come from any workspace the app is installed in, so the
+    signature alone does not make a click ours."""
+    own = own_team_id()
+    if click.team_id != own:
+        logger.warning("slack click from workspace %r (Airlock's is %s) by %s on %s refused",
+                       click.team_id, own, click.slack_user_id, click.request_id)
+        raise WrongWorkspace(click.team_id)
 
 
 def person_by_slack_id(slack_user_id: str):

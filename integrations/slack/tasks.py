@@ -15,6 +15,9 @@ from integrations.slack.interactions import click_decide, person_by_email, perso
 
 logger = logging.getLogger("airlock.slack")
 
+# The kind of this channel's Delivery rows (approvals/deliveries.py; registered in apps.py).
+DELIVERY_KIND = "slack"
+
 # 2 s doubling to a 5-minute cap: 20 retries span a little over an hour of Slack outage.
 BACKOFF_BASE, BACKOFF_CAP, MAX_RETRIES = 2.0, 300.0, 20
 RETRYABLE = (SlackFailure, sync.SlackBusy, redis.RedisError)
@@ -28,7 +31,8 @@ def retry_delay(exc: Exception, retries: int) -> float:
 
 
 def _retry(task, exc: Exception):
-    delay = retry_delay(exc, task.request.retries)
+    # Never a countdown the broker would redeliver early (visibility timeout): cap it.
+    delay = min(retry_delay(exc, task.request.retries), settings.AIRLOCK_CELERY_MAX_ETA)
     logger.warning("%s failed (%s); retry %d in %.1fs", task.name, exc, task.request.retries + 1, delay)
     return task.retry(exc=exc, countdown=delay)
 
@@ -37,13 +41,40 @@ def _retry(task, exc: Exception):
 # them when the code moved must still find their task.
 @shared_task(bind=True, name="approvals.slack.escalation_sync", max_retries=MAX_RETRIES, ignore_result=True)
 def slack_escalation_sync(self, request_id: str) -> str:
-    """Post the escalation's message, or update it in place to its current state."""
+    """Post the escalation's message, or update it in place to its current state. The Delivery
+    row (approvals/deliveries.py) says whether Slack shows the latest state; short backoffs retry
+    in Celery, longer ones (and anything a crashed worker held) are left to the deliveries sweep;
+    after MAX_RETRIES + 1 attempts it gives up (logged) until the escalation changes again."""
     if not settings.SLACK_ENABLED:
         return "disabled"
+    from approvals.deliveries import delivery_begin, delivery_done, delivery_failed
+
+    row = delivery_begin(DELIVERY_KIND, request_id)
+    if row is None:
+        # Nothing owed (already shown, or given up): a sync is idempotent, so an explicit or
+        # duplicate run still renders the current state, with plain capped retries.
+        try:
+            return sync.escalation_message_sync(request_id=request_id)
+        except RETRYABLE as exc:
+            raise _retry(self, exc) from None
     try:
-        return sync.escalation_message_sync(request_id=request_id)
+        result = sync.escalation_message_sync(request_id=request_id)
     except RETRYABLE as exc:
-        raise _retry(self, exc) from None
+        if row.attempts > MAX_RETRIES:
+            delivery_failed(row, str(exc), give_up=True)
+            return "gave_up"
+        delay = retry_delay(exc, row.attempts - 1)
+        deferred = delay > settings.AIRLOCK_CELERY_MAX_ETA
+        # Retried in Celery: the sweep steps in only if that retry is lost (one resend later).
+        retry_in = delay if deferred else delay + settings.AIRLOCK_DELIVERY_RESEND_AFTER
+        delivery_failed(row, str(exc), give_up=False, retry_in=retry_in)
+        if deferred:
+            logger.warning("%s for %s failed (%s); the sweep re-sends in %.0fs", self.name, request_id, exc, delay)
+            return "deferred"
+        logger.warning("%s for %s failed (%s); retry in %.1fs", self.name, request_id, exc, delay)
+        raise self.retry(exc=exc, countdown=delay) from None
+    delivery_done(row, result)
+    return result
 
 
 @shared_task(bind=True, name="approvals.slack.breaker_post", max_retries=MAX_RETRIES, ignore_result=True)

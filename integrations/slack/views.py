@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from integrations.slack import client
+from integrations.slack.interactions import WorkspaceUnknown, WrongWorkspace, workspace_check
 from integrations.slack.tasks import click_handle
 
 logger = logging.getLogger("airlock.slack")
@@ -26,6 +27,13 @@ def interactions(request: HttpRequest) -> HttpResponse:
         return HttpResponse("invalid signature", status=401, content_type="text/plain")
     click = client.click_parse(request.POST.get("payload", ""))
     if click is not None:
+        try:
+            workspace_check(click)
+        except WrongWorkspace:
+            return HttpResponse("request from another Slack workspace", status=403, content_type="text/plain")
+        except WorkspaceUnknown:
+            return HttpResponse("Airlock cannot verify the Slack workspace right now; nothing was recorded",
+                                status=503, content_type="text/plain")
         result = click_handle(click)
         logger.info("slack click %s %s by %s: %s", click.choice, click.request_id, click.slack_user_id, result)
     # An empty 200 acknowledges; the message itself changes through chat.update.

@@ -23,6 +23,7 @@ class CallbackReceiver:
         self.secret = secret
         self.script = list(script or [])
         self.deliveries: list[Delivery] = []
+        self.arrivals: list[float] = []  # time.time() of each POST, noted before its scripted step
         self.got = threading.Condition()
         receiver = self
 
@@ -31,6 +32,9 @@ class CallbackReceiver:
                 arrived = time.time()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                with receiver.got:
+                    receiver.arrivals.append(arrived)
+                    receiver.got.notify_all()
                 step = receiver.script.pop(0) if receiver.script else 200
                 if isinstance(step, str) and step.startswith("sleep:"):
                     time.sleep(float(step.split(":")[1]))
@@ -38,7 +42,8 @@ class CallbackReceiver:
                 with receiver.got:
                     receiver.deliveries.append(Delivery(
                         arrived, body, headers,
-                        callback_verify(receiver.secret, body, headers.get(SIGNATURE_HEADER.lower(), "")),
+                        callback_verify(receiver.secret, body, headers.get(SIGNATURE_HEADER.lower(), ""),
+                                        now=time.time()),
                     ))
                     receiver.got.notify_all()
                 self.send_response(step)
@@ -58,6 +63,12 @@ class CallbackReceiver:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+    def wait_for_arrivals(self, count: int, timeout: float) -> list[float]:
+        """Wait until `count` POSTs arrived (a held one counts while it is still held)."""
+        with self.got:
+            self.got.wait_for(lambda: len(self.arrivals) >= count, timeout)
+            return list(self.arrivals)
 
     def wait_for(self, count: int, timeout: float) -> list[Delivery]:
         with self.got:

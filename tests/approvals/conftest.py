@@ -75,8 +75,10 @@ def escalate(procurement):
 
 
 @pytest.fixture
-def callback_agent(db):
-    """make(url, ttl="15m") -> an AgentClient whose agent calls back to `url`."""
+def callback_agent(db, settings):
+    """make(url, ttl="15m") -> an AgentClient whose agent calls back to `url` (a local receiver:
+    private addresses allowed here; the worker's settings allow them too)."""
+    settings.AIRLOCK_CALLBACK_ALLOW_PRIVATE = True
     from governance.services import agent_create, envelope_apply
 
     def make(url: str, ttl: str = "15m", name: str = "callback-bot") -> AgentClient:

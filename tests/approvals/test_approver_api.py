@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -106,7 +107,8 @@ def test_a_revoked_personal_token_gets_401(escalate, alice):
 def test_a_session_needs_csrf(escalate, alice):
     rid = escalate()
     browser = Client(enforce_csrf_checks=True)
-    assert browser.login(username="alice", password="alice-pw-123")
+    # django-axes needs the request that authenticates (the test client's login() has none).
+    assert browser.login(request=HttpRequest(), username="alice", password="alice-pw-123")
     refused = browser.post(url(rid), {"comment": "x"}, content_type="application/json")
     assert refused.status_code == 403 and "CSRF" in refused.json()["error"]["message"]
     assert DecisionRequest.objects.get(pk=rid).status == "pending"

@@ -28,29 +28,76 @@ def resolved(client, person, choice="approve"):
     return rid
 
 
-def test_it_posts_the_request_json_signed_over_the_body(receiver, callback_agent, alice):
+def test_it_posts_the_request_json_signed_over_timestamp_and_body(receiver, callback_agent, alice):
     client = callback_agent(receiver.url)
     receiver.secret = client.agent.callback_secret
     rid = resolved(client, alice)
     assert callback_deliver(request_id=rid) == 200
     [delivery] = receiver.deliveries
     assert delivery.signature_ok
-    expected = hmac.new(client.agent.callback_secret.encode(), delivery.body, hashlib.sha256).hexdigest()
-    assert delivery.headers["x-airlock-signature"] == f"sha256={expected}"
-    assert delivery.headers["x-airlock-timestamp"].isdigit()
+    timestamp = delivery.headers["x-airlock-timestamp"]
+    assert timestamp.isdigit()
+    signed = f"{timestamp}.".encode() + delivery.body
+    expected = hmac.new(client.agent.callback_secret.encode(), signed, hashlib.sha256).hexdigest()
+    assert delivery.headers["x-airlock-signature"] == f"t={timestamp},v1={expected}"
     assert delivery.headers["content-type"] == "application/json"
     assert json.loads(delivery.body) == client.get(f"/api/v1/requests/{rid}").json()
     assert json.loads(delivery.body)["status"] == "approved"
 
 
-def test_a_tampered_body_does_not_verify(receiver, callback_agent, alice):
+def test_a_tampered_body_or_timestamp_does_not_verify(receiver, callback_agent, alice):
     from approvals.callbacks import callback_signature, callback_verify
 
     secret = callback_agent(receiver.url).agent.callback_secret
-    body = b'{"status":"approved"}'
-    assert callback_verify(secret, body, callback_signature(secret, body))
-    assert not callback_verify(secret, b'{"status":"approved "}', callback_signature(secret, body))
-    assert not callback_verify("other-secret", body, callback_signature(secret, body))
+    body, t = b'{"status":"approved"}', 1_800_000_000
+    good = callback_signature(secret, body, t)
+    assert callback_verify(secret, body, good, now=t)
+    assert not callback_verify(secret, b'{"status":"approved "}', good, now=t)
+    assert not callback_verify("other-secret", body, good, now=t)
+    # The timestamp is signed: moving it forward (to pass a freshness check) breaks the MAC.
+    moved = good.replace(f"t={t}", f"t={t + 3600}")
+    assert not callback_verify(secret, body, moved, now=t + 3600)
+    assert not callback_verify(secret, body, "sha256=" + good.split("v1=")[1], now=t)  # old scheme
+    assert not callback_verify(secret, body, "", now=t)
+
+
+class FakeClock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_receiver_rejects_stale_and_replayed_callbacks(receiver, callback_agent, alice):
+    """A captured delivery replayed later is refused: once by memory inside the window, then
+    by the timestamp outside it; a fresh attempt of the same callback is accepted."""
+    from approvals.callbacks import CallbackVerifier, callback_signature
+
+    client = callback_agent(receiver.url)
+    secret = client.agent.callback_secret
+    receiver.secret = secret
+    rid = resolved(client, alice)
+    assert callback_deliver(request_id=rid) == 200
+    [delivery] = receiver.deliveries
+    header = delivery.headers["x-airlock-signature"]
+    t = int(delivery.headers["x-airlock-timestamp"])
+    clock = FakeClock(t + 1)
+    verifier = CallbackVerifier(secret, clock=clock)
+
+    assert verifier.check(delivery.body, header) is None  # genuine, first time
+    assert verifier.check(delivery.body, header) == "replayed"
+    clock.now = t + 299
+    assert verifier.check(delivery.body, header) == "replayed"
+    clock.now = t + 301
+    assert verifier.check(delivery.body, header) == "stale timestamp"
+    assert verifier.seen == {}  # forgotten once outside the window: memory stays bounded
+    clock.now = t - 400
+    assert verifier.check(delivery.body, header) == "stale timestamp"  # from the future
+    clock.now = t + 60
+    assert verifier.check(delivery.body, callback_signature(secret, delivery.body, t + 60)) is None  # a retry
+    assert verifier.check(b'{"id":"x"}', header) == "bad signature"
+    assert verifier.check(delivery.body, "v1=" + header.split("v1=")[1]) == "no timestamp"
 
 
 def test_non_2xx_and_unreachable_receivers_fail(callback_agent, alice):

@@ -15,10 +15,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import REGISTRY
 
 from approvals.services import approval_decide, escalation_expire
-from approvals.signals import notification_failed
+from approvals.deliveries import notification_failed
 from governance.breaker import breaker_trip
 from governance.models import AuditEvent, DecisionRequest
 from ops import tracing
+from tests.approvals.conftest import callback_agent  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -91,19 +92,20 @@ def test_a_channel_task_that_fails_for_good_is_counted(settings):
     assert sample("airlock_notifications_failed_total", {"channel": "slack"}) - before == 1
 
 
-def test_callback_giving_up_sends_notification_failed(procurement, settings, monkeypatch):
-    """The real give-up path of approvals.send_callback (retries spent) counts one failure."""
-    from approvals import tasks
-    from approvals.callbacks import CallbackFailed
+def test_a_callback_given_up_is_counted(callback_agent, approver, settings):
+    """The real give-up path: the agent's endpoint answers 500, no retries left."""
+    from approvals.tasks import send_callback
+    from tests.approvals.callback_receiver import CallbackReceiver
 
-    def refuse(**kwargs):
-        raise CallbackFailed("HTTP 503")
-
-    monkeypatch.setattr(tasks, "callback_deliver", refuse)
     settings.AIRLOCK_CALLBACK_RETRIES = 0
-    rid = procurement.decide(ESCALATE).json()["id"]
     before = sample("airlock_notifications_failed_total", {"channel": "callback"})
-    tasks.send_callback.apply(args=[rid])
+    with CallbackReceiver(script=[500]) as receiver:
+        client = callback_agent(receiver.url)
+        receiver.secret = client.agent.callback_secret
+        rid = client.decide(ESCALATE).json()["id"]
+        approval_decide(request_id=rid, user=approver, choice="approve")
+        send_callback.apply(args=[rid])
+        assert len(receiver.deliveries) == 1
     assert sample("airlock_notifications_failed_total", {"channel": "callback"}) - before == 1
 
 

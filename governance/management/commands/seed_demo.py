@@ -28,6 +28,11 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{port}"
         lines = []
         finance = Group.objects.get_or_create(name="finance")[0]
+        # The agent first: its lock comes before the system chain head (governance/locks.py).
+        token = None
+        if not Agent.objects.filter(name="procurement-bot").exists():
+            _agent, token = agent_create(name="procurement-bot", description="Demo agent")
+            envelope_apply(source=DEMO_ENVELOPE.read_text(), via="seed", comment="demo envelope")
         for username, staff in (("admin", True), ("approver", False)):
             if User.objects.filter(username=username).exists():
                 continue
@@ -36,10 +41,6 @@ class Command(BaseCommand):
             user.groups.add(finance)
             audit_record(kind="approver.created", actor="system:seed", payload={"username": username, "groups": ["finance"], "staff": staff})
             lines.append(f"  {'admin (staff)' if staff else 'approver (finance)':<20} {username} / {password}")
-        token = None
-        if not Agent.objects.filter(name="procurement-bot").exists():
-            _agent, token = agent_create(name="procurement-bot", description="Demo agent")
-            envelope_apply(source=DEMO_ENVELOPE.read_text(), via="seed", comment="demo envelope")
         if not lines and token is None:
             self.stdout.write(
                 "Demo data already exists; credentials were printed on the first run.\n"

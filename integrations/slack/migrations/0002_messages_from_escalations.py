@@ -24,9 +24,9 @@ class Migration(migrations.Migration):
     dependencies = [
         ("slack", "0001_initial"),
     ]
-    # approvals.0003 drops the columns this reads: the copy must run first.
+    # approvals.0004 drops the columns this reads: the copy must run first.
     run_before = [
-        ("approvals", "0003_escalation_slack_fields_moved"),
+        ("approvals", "0004_channels_out_of_the_core"),
     ]
 
     operations = [

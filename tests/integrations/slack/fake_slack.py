@@ -1,5 +1,5 @@
 """A fake Slack Web API: a real HTTP server on 127.0.0.1 that slack-sdk's WebClient talks to
-through SLACK_API_URL. It implements the four methods Airlock uses, checks the bot token and
+through SLACK_API_URL. It implements the methods Airlock uses, checks the bot token and
 the Block Kit limits Slack enforces, and can be scripted to fail (429 + Retry-After, 5xx, slow
 answers, Slack error codes) so tests see exactly what a worker would.
 """
@@ -75,8 +75,9 @@ def check_blocks(blocks) -> None:
 class FakeSlack:
     """Start with .start(); point SLACK_API_URL at .url; stop with .stop()."""
 
-    def __init__(self, token: str = "xoxb-test-token"):
+    def __init__(self, token: str = "xoxb-test-token", team_id: str = "T0AIRLOCK"):
         self.token = token
+        self.team_id = team_id  # the workspace the bot token belongs to (auth.test)
         self.channels = {"#approvals": "C0APPROVALS", "#finance-approvals": "C0FINANCE", "#security": "C0SECURITY"}
         self.users: dict[str, dict] = {}
         self.messages: dict[tuple[str, str], Message] = {}
@@ -230,6 +231,10 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         self.ephemerals.append({"channel": channel, "user": args.get("user"), "text": args.get("text", "")})
         return {"ok": True, "message_ts": self._next_ts()}
+
+    def _auth_test(self, args: dict) -> dict:
+        return {"ok": True, "url": "https://airlock-test.slack.com/", "team": "airlock-test",
+                "user": "airlock", "team_id": self.team_id, "user_id": "U0AIRLOCKBOT", "bot_id": "B0AIRLOCK"}
 
     def _users_info(self, args: dict) -> dict:
         user = self.users.get(args.get("user", ""))

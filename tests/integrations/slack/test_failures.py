@@ -5,9 +5,11 @@ import threading
 
 import pytest
 from celery.signals import task_retry
+from django.conf import settings as django_settings
 from django.db import connection
 
 from airlock.celery import app as celery_app
+from approvals.models import Delivery
 from approvals.services import approval_decide
 from governance.models import AuditEvent, DecisionRequest
 from integrations.slack import sync, tasks
@@ -90,12 +92,16 @@ def test_update_is_retried_until_slack_answers(slack, procurement, people, retri
     assert "*Approved* by alice (web)" in texts(slack.only_message().blocks)
 
 
-def test_post_that_never_succeeded_is_replaced_by_the_final_state(slack, procurement, people):
-    """Slack down for the whole escalation: the opening post gives up; the decision is made on
+def test_post_that_never_succeeded_is_replaced_by_the_final_state(slack, procurement, people, retries):
+    """Slack down for the whole escalation: Celery retries while the backoff is short, then the
+    opening post is left to the deliveries sweep (the row stays due); the decision is made on
     the web regardless; the next sync after Slack returns posts the final state, no buttons."""
     slack.down = True
     request_id = escalate(procurement)
-    assert len(slack.calls_to("chat.postMessage")) == tasks.MAX_RETRIES + 1  # all failed
+    assert len(slack.calls_to("chat.postMessage")) == len(retries) + 1  # all failed
+    assert all(countdown <= django_settings.AIRLOCK_CELERY_MAX_ETA for _, countdown, _ in retries)
+    row = Delivery.objects.get(kind="slack", request_id=request_id)
+    assert row.delivered_at is None and row.gave_up_at is None and row.attempts == len(retries) + 1
     assert slack.messages == {}
 
     outcome = approval_decide(request_id=request_id, user=people["alice"], choice="approve", via="web")
@@ -110,6 +116,8 @@ def test_post_that_never_succeeded_is_replaced_by_the_final_state(slack, procure
     assert "*Approved* by alice (web)" in texts(message.blocks)
     assert SlackMessage.objects.get(pk=request_id).ts == message.ts
     assert AuditEvent.objects.filter(request_id=request_id, kind="escalation.approved").count() == 1
+    row = Delivery.objects.get(kind="slack", request_id=request_id)
+    assert row.delivered_at is not None
 
 
 def test_bad_token_never_blocks_the_decision(slack, settings, procurement, people):
@@ -164,3 +172,33 @@ def test_two_syncs_at_once_post_one_message(slack, procurement, settings, redis_
     assert len(slack.calls_to("chat.postMessage")) == 1
     assert len(slack.messages) == 1
     assert SlackMessage.objects.get(pk=request_id).ts == slack.only_message().ts
+
+
+def test_the_sweep_resends_an_update_that_never_got_through_and_gives_up_in_the_end(slack, procurement, people):
+    """The task for a change is lost (or Slack kept failing): the Delivery row stays due and
+    the beat sweep syncs it; after the last attempt it gives up (logged) instead of looping."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from approvals.deliveries import deliveries_sweep
+
+    request_id = escalate(procurement)
+    Delivery.objects.filter(kind="slack", request_id=request_id).update(delivered_at=None)  # as if lost
+    assert deliveries_sweep(timezone.now()) == 0  # not due yet: an attempt may still be running
+    slack.down = True
+    assert deliveries_sweep(timezone.now() + timedelta(hours=1)) == 1
+    row = Delivery.objects.get(kind="slack", request_id=request_id)
+    assert row.delivered_at is None and row.last_error
+    slack.down = False
+    assert deliveries_sweep(timezone.now() + timedelta(hours=2)) == 1
+    row.refresh_from_db()
+    assert row.delivered_at is not None and row.gave_up_at is None
+    assert deliveries_sweep(timezone.now() + timedelta(hours=3)) == 0  # delivered: nothing to do
+
+    Delivery.objects.filter(pk=row.pk).update(delivered_at=None, attempts=tasks.MAX_RETRIES + 1)
+    slack.down = True
+    assert deliveries_sweep(timezone.now() + timedelta(hours=4)) == 1
+    row.refresh_from_db()
+    assert row.gave_up_at is not None and row.delivered_at is None
+    assert deliveries_sweep(timezone.now() + timedelta(days=1)) == 0  # given up: never again

@@ -50,7 +50,7 @@ def test_escalation_is_posted_with_context_and_buttons(slack, procurement):
         ("airlock_approve", request_id),
         ("airlock_deny", request_id),
     ]
-    assert message.text.startswith("Approval needed: procurement-bot wants purchase_order.create")
+    assert message.text.startswith("Approval needed: procurement-bot wants purchase_order.create on `vendor:staples`")
     assert AuditEvent.objects.filter(request_id=request_id, kind="escalation.opened").count() == 1
 
 
