@@ -6,8 +6,8 @@ import logging
 
 from celery.signals import task_failure
 
-from approvals.models import Vote
 from approvals.deliveries import notification_failed
+from approvals.models import Vote
 from approvals.signals import escalation_resolved, vote_recorded
 from governance.models import DecisionRequest
 from governance.signals import Receivers, breaker_tripped

@@ -14,12 +14,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
-from approvals.services import approval_decide, escalation_expire
 from approvals.deliveries import notification_failed
+from approvals.services import approval_decide, escalation_expire
 from governance.breaker import breaker_trip
 from governance.models import AuditEvent, DecisionRequest
 from ops import tracing
-from tests.approvals.conftest import callback_agent  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
