@@ -7,6 +7,7 @@ escalate, approve on the web (session login + CSRF POST), expire (by the worker/
 /metrics (summed across both web processes and the worker). PostgreSQL pass only (slow).
 """
 
+import json
 import os
 import re
 import shlex
@@ -226,6 +227,11 @@ def test_the_documented_layout_serves_decides_escalations_votes_and_expiry(layou
     assert event.payload["http_request_id"] == "deploy-smoke-0001"
     for name, process, _lines in layout.processes:
         assert process.poll() is None, f"{name} died\n{layout.logs()}"
+    # LOG_FORMAT=json: every line the web processes wrote is one JSON object with a request id
+    # field (the refused /metrics scrape above was logged by django.request, with its id).
+    web_lines = [line for name, _p, lines in layout.processes if name == "web" for line in lines if line.strip()]
+    records = [json.loads(line) for line in web_lines]
+    assert any(r.get("request_id") and "/metrics" in r.get("message", "") for r in records), web_lines
 
 
 def test_readyz_answers_503_fast_when_the_database_is_unreachable(layout):
