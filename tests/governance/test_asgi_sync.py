@@ -23,7 +23,9 @@ def apps():
 
 def call(app, method: str, path: str, token: str, chunks: list[bytes], content_length: int | None = None):
     headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode()),
-               (b"content-type", b"application/json")]
+               (b"content-type", b"application/json"),
+               # A fixed request id: every answer carries X-Request-ID, and both handlers must agree.
+               (b"x-request-id", b"asgi-sync-test-0001")]
     if content_length is not None:
         headers.append((b"content-length", str(content_length).encode()))
     scope = {
