@@ -151,7 +151,8 @@ _request_view_async = sync_to_async(request_view)
 def parse_wait(raw: str) -> int | None:
     """Seconds to wait (0-60), or None when the value is not acceptable."""
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 3:
+    # ASCII digits only: str.isdigit() also accepts "²" and "١", which int() then refuses.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:
         return None
     value = int(raw)
     return value if value <= MAX_WAIT else None
