@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "governance.api.middleware.BodySizeLimitMiddleware",
+    "governance.api.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "governance.api.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,6 +108,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+AIRLOCK_DB_CONNECT_TIMEOUT = envint("AIRLOCK_DB_CONNECT_TIMEOUT", "2")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
@@ -117,10 +119,15 @@ if DATABASE_URL:
         # it when it ends; when the pool stays empty for `timeout` seconds the request fails
         # (decide answers 503, never allow).
         DATABASES["default"]["CONN_MAX_AGE"] = 0
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        # An unreachable database must cost a request at most AIRLOCK_DB_CONNECT_TIMEOUT
+        # seconds before it answers 503 deny (the contract says within 3 s): libpq's connect
+        # timeout bounds each attempt, the pool's timeout bounds the wait for a connection.
+        options.setdefault("connect_timeout", AIRLOCK_DB_CONNECT_TIMEOUT)
+        options["pool"] = {
             "min_size": 2,
             "max_size": envint("AIRLOCK_DB_POOL_SIZE", "10"),
-            "timeout": 10,
+            "timeout": AIRLOCK_DB_CONNECT_TIMEOUT,
         }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
