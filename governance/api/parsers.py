@@ -6,9 +6,12 @@
 - Nesting deeper than AIRLOCK_MAX_JSON_DEPTH is an error, found by a linear scan before the
   parser runs (Python's json recurses, and ~1,000 levels raise RecursionError: a 500).
 - NaN and Infinity are not JSON.
+- Strings (keys included) may not hold U+0000 or an unpaired surrogate: PostgreSQL cannot
+  store either (a DataError, found by the schemathesis suite, made decide answer 503).
 """
 
 import json
+import re
 
 from django.conf import settings
 from rest_framework import parsers
@@ -58,12 +61,31 @@ def json_too_deep(text: str, limit: int) -> bool:
     return False
 
 
+# Only an escape can put these in a parsed string (raw control characters are refused).
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _unstorable(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
 def json_strict_loads(text: str) -> object:
-    """Parse JSON text; ValueError for duplicate keys, excessive depth, NaN/Infinity."""
+    """Parse JSON text; ValueError for duplicate keys, excessive depth, NaN/Infinity, and
+    strings with U+0000 or unpaired surrogates."""
     limit = settings.AIRLOCK_MAX_JSON_DEPTH
     if json_too_deep(text, limit):
         raise ValueError(f"nested deeper than {limit} levels")
-    return json.loads(text, object_pairs_hook=_object, parse_constant=_constant)
+    data = json.loads(text, object_pairs_hook=_object, parse_constant=_constant)
+    # The depth check above bounds this walk; it runs only when an escape could be one.
+    if _UNSTORABLE_ESCAPE.search(text) and _unstorable(data):
+        raise ValueError("strings may not contain U+0000 or unpaired surrogates")
+    return data
 
 
 class StrictJSONParser(parsers.JSONParser):

@@ -127,3 +127,28 @@ def test_escaped_quotes_do_not_hide_nesting(procurement):
     body = '{"action": "x", "params": {"a": "\\"", "b": ' + "[" * 40 + "]" * 40 + "}}"
     response = raw(procurement, body)
     assert response.status_code == 400
+
+
+# Found by the schemathesis suite on PostgreSQL: a NUL in any string (a params key, a context
+# value) made the insert fail with DataError and decide answered 503.
+@pytest.mark.parametrize("body", [
+    '{"action": "purchase_order.create", "params": {"a\\u0000b": 1}}',
+    '{"action": "purchase_order.create", "context": {"session": "x\\u0000"}}',
+    '{"action": "purchase_order.create", "resource": "vendor:\\u0000"}',
+    '{"action": "purchase_order.create", "params": {"note": "\\ud83d"}}',
+    '{"action": "purchase_order.create", "params": {"list": ["\\uDC00"]}}',
+])
+def test_strings_postgresql_cannot_store_are_400(procurement, body):
+    before = AuditEvent.objects.count()
+    response = raw(procurement, body)
+    assert response.status_code == 400, response.content
+    assert "U+0000" in response.json()["error"]["message"]
+    assert_nothing_changed(before)
+
+
+def test_a_surrogate_pair_is_an_ordinary_character(procurement):
+    body = ('{"action": "purchase_order.create", "resource": "vendor:staples",'
+            ' "params": {"amount": 5, "note": "\\ud83d\\ude00 \\\\u0000 is text"}}')
+    response = raw(procurement, body)
+    assert response.status_code == 200, response.content
+    assert DecisionRequest.objects.get().params["note"] == "\U0001F600 \\u0000 is text"
