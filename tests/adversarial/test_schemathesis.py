@@ -103,18 +103,19 @@ def test_generated_requests_never_allow_bad_input_fail_or_change_state(make_agen
                 if after != expected:
                     problems.append(f"state changed on {response.status_code} {code}: {before} → {after} for {where}")
 
+        def fuzz(operation, mode: GenerationMode, examples: int) -> None:
+            @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(generation_mode=mode),
+                   who=st.sampled_from(["valid"] * 8 + ["unknown", "none"]))
+            def run(case, who):
+                check(case, who, mode)
+
+            run()
+
         for label, operation in operations.items():
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                examples = max(int(total * WEIGHTS[label] / 2), 5)
-
-                @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-                @given(case=operation.as_strategy(generation_mode=mode),
-                       who=st.sampled_from(["valid"] * 8 + ["unknown", "none"]))
-                def run(case, who):
-                    check(case, who, mode)
-
-                run()
+                fuzz(operation, mode, max(int(total * WEIGHTS[label] / 2), 5))
 
     made = sum(calls.values())
     print(f"{time.monotonic() - began:.1f}s in all, {timing['call']:.1f}s in calls")
