@@ -11,6 +11,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from approvals.longpoll_asgi import LongPollApp  # noqa: E402
+from governance.api.body_limit import BodyLimitApp  # noqa: E402
 from governance.routing import websocket_application  # noqa: E402
 
 # Long-polls (GET /api/v1/requests/{id}?wait=N) are answered before Django: no thread each.
@@ -25,5 +26,9 @@ if settings.AIRLOCK_SYNC_API:
         http_application, get_wsgi_application(),
         threads=settings.AIRLOCK_API_THREADS, max_body=settings.AIRLOCK_MAX_BODY_BYTES,
     )
+
+# Outermost: body limits enforced while reading, before anything (authentication included)
+# touches the body; any error escaping the app under /api/ answers JSON 503 deny.
+http_application = BodyLimitApp(http_application)
 
 application = ProtocolTypeRouter({"http": http_application, "websocket": websocket_application})

@@ -26,6 +26,8 @@ urlpatterns = [
     path("", include("approvals.urls")),
 ]
 
+handler400 = "governance.api.errors.json_400"
+handler403 = "governance.api.errors.json_403"
 handler404 = "governance.api.errors.json_404"
 handler500 = "governance.api.errors.json_500"
 

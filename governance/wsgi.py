@@ -4,3 +4,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 application = get_wsgi_application()
+
+from governance.api.body_limit import BodyLimitWSGI  # noqa: E402
+
+# Body limits enforced while reading, chunked or not (governance/api/body_limit.py).
+application = BodyLimitWSGI(application)
