@@ -102,9 +102,12 @@ def test_a_decision_before_the_deadline_is_never_overwritten_by_the_eta_task(cel
         client = callback_agent(receiver.url, ttl="2s")
         rid = client.decide(LARGE_ORDER).json()["id"]
         approval_decide(request_id=rid, user=bob, choice="deny", comment="no")
-        time.sleep(3)  # let the ETA task run at the deadline
         receiver.wait_for(1, timeout=10)
+        # Wait for the ETA task itself (it runs at the deadline), not a fixed time.
+        ran = wait_until(
+            lambda: any("approvals.expire_escalation" in line and "succeeded" in line for line in worker.lines), 15
+        )
+    assert ran, worker.log()
     row = DecisionRequest.objects.get(pk=rid)
     assert (row.status, row.decided_by) == ("rejected", ["bob"]), worker.log()
     assert not AuditEvent.objects.filter(request_id=rid, kind="escalation.expired").exists()
-    assert any("approvals.expire_escalation" in line and "succeeded" in line for line in worker.lines), worker.log()
