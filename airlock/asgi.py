@@ -12,6 +12,7 @@ from django.conf import settings  # noqa: E402
 
 from airlock.asgi_sync import SYNC_PATHS, SyncPaths  # noqa: E402
 from airlock.routing import websocket_application  # noqa: E402
+from api.body_limit import BodyLimitApp  # noqa: E402
 from api.longpoll_asgi import LongPollApp  # noqa: E402
 
 
@@ -26,6 +27,9 @@ def build_application(*, sync_paths=SYNC_PATHS) -> ProtocolTypeRouter:
             http_application, get_wsgi_application(), paths=sync_paths,
             threads=settings.AIRLOCK_API_THREADS, max_body=settings.AIRLOCK_MAX_BODY_BYTES,
         )
+    # Outermost: body limits enforced while reading, before anything (authentication included)
+    # touches the body; any error escaping the app under /api/ answers JSON 503 deny.
+    http_application = BodyLimitApp(http_application)
     return ProtocolTypeRouter({"http": http_application, "websocket": websocket_application})
 
 

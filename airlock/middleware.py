@@ -42,6 +42,36 @@ class BodySizeLimitMiddleware:
         return None
 
 
+class ApiErrorMiddleware:
+    """An exception escaping a view under /api/ is a logged JSON 503 deny, even with DEBUG
+    (Django would answer its HTML or text/plain debug page). DRF views answer through
+    api.errors.exception_handler first; this catches the rest (long-poll, schema)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
+        return self.get_response(request)
+
+    async def __acall__(self, request):
+        return await self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith("/api/"):
+            return None
+        from api.errors import unexpected_error_body
+
+        return JsonResponse(unexpected_error_body(exception, request), status=503)
+
+
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
     """WhiteNoise, async-capable: only requests for static files touch a thread."""
 

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ops.middleware.RequestIdMiddleware",
     "airlock.middleware.BodySizeLimitMiddleware",
+    "airlock.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "airlock.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -122,6 +123,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+AIRLOCK_DB_CONNECT_TIMEOUT = envint("AIRLOCK_DB_CONNECT_TIMEOUT", "2")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
@@ -132,10 +134,15 @@ if DATABASE_URL:
         # it when it ends; when the pool stays empty for `timeout` seconds the request fails
         # (decide answers 503, never allow).
         DATABASES["default"]["CONN_MAX_AGE"] = 0
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        # An unreachable database must cost a request at most AIRLOCK_DB_CONNECT_TIMEOUT
+        # seconds before it answers 503 deny (the contract says within 3 s): libpq's connect
+        # timeout bounds each attempt, the pool's timeout bounds the wait for a connection.
+        options.setdefault("connect_timeout", AIRLOCK_DB_CONNECT_TIMEOUT)
+        options["pool"] = {
             "min_size": 2,
             "max_size": envint("AIRLOCK_DB_POOL_SIZE", "10"),
-            "timeout": 10,
+            "timeout": AIRLOCK_DB_CONNECT_TIMEOUT,
         }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -256,6 +263,8 @@ X_FRAME_OPTIONS = "DENY"
 # Whole request body; params and context have their own, smaller limits.
 AIRLOCK_MAX_BODY_BYTES = envint("AIRLOCK_MAX_BODY_BYTES", "65536")
 AIRLOCK_MAX_FIELD_BYTES = envint("AIRLOCK_MAX_FIELD_BYTES", "16384")
+# JSON bodies: arrays/objects nested deeper than this are a 400 (api/parsers.py).
+AIRLOCK_MAX_JSON_DEPTH = envint("AIRLOCK_MAX_JSON_DEPTH", "32")
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(AIRLOCK_MAX_BODY_BYTES, 2_621_440)
 # Capped like an envelope's escalation_ttl (governance/policy/limits.py): the default
 # deadline of every escalation must stay a date.
@@ -315,7 +324,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,

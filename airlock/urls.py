@@ -17,5 +17,7 @@ urlpatterns = [
     path("", include("webqueue.urls")),
 ]
 
+handler400 = "api.errors.json_400"
+handler403 = "api.errors.json_403"
 handler404 = "api.errors.json_404"
 handler500 = "api.errors.json_500"

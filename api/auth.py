@@ -2,18 +2,21 @@
 
 Agent tokens can never approve anything: IsPerson refuses them with 403."""
 
+import logging
 from dataclasses import dataclass
 
+from django.db import Error as DatabaseFailure
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from approvals.eligibility import is_person
 from approvals.tokens import PERSONAL_KIND, user_for_personal_token
-from governance.errors import NotEligible
+from governance.errors import NotEligible, Unavailable
 from governance.models import Agent, AgentToken
 from governance.tokens import token_matches, token_prefix
 
 AGENT_KIND = "alk"
+logger = logging.getLogger("airlock.api")
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,12 @@ class AgentTokenAuthentication(authentication.BaseAuthentication):
             return None
         if not token.startswith(f"{AGENT_KIND}_"):
             return None  # maybe a person's token; another authenticator may take it
-        agent = agent_for_token(token)
+        try:
+            agent = agent_for_token(token)
+        except DatabaseFailure as exc:
+            # The token cannot be checked: fail closed with the contract's 503 deny, not a 500.
+            logger.warning("agent token lookup failed (%s); answering 503 deny", type(exc).__name__)
+            raise Unavailable(f"decision store unavailable ({type(exc).__name__}); treat as deny") from exc
         if agent is None:
             raise exceptions.AuthenticationFailed("unknown or revoked token")
         return AgentPrincipal(agent), token

@@ -3,10 +3,11 @@
 import logging
 
 from django.http import Http404, JsonResponse
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from api.body_limit import unavailable_body
 from governance.errors import AirlockError
 
 logger = logging.getLogger("airlock.api")
@@ -58,7 +59,21 @@ def exception_handler(exc, context):
             return Response(error_body(code, str(exc.detail)), status=status, headers=headers)
     if isinstance(exc, exceptions.APIException):
         return Response(error_body(exc.default_code, str(exc.detail)), status=exc.status_code)
-    return None  # unexpected: Django's 500 handler answers in JSON for /api/
+    request = context.get("request")
+    return Response(unexpected_error_body(exc, request), status=503)
+
+
+def unexpected_error_body(exc: BaseException, request=None) -> dict:
+    """Log an unexpected failure with its context; the API's answer is a 503 deny."""
+    user = getattr(request, "user", None) if request is not None else None
+    logger.error(
+        "unhandled %s under the API; answering 503 deny", type(exc).__name__,
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"path": getattr(request, "path", ""), "method": getattr(request, "method", ""),
+               "principal": user.get_username() if getattr(user, "is_authenticated", False) else ""},
+    )
+    code, message = unavailable_body(exc)
+    return {**error_body(code, message), "decision": "deny"}
 
 
 def json_404(request, exception=None):
@@ -67,8 +82,21 @@ def json_404(request, exception=None):
     return JsonResponse(error_body("not_found", "no such resource"), status=404)
 
 
+def json_400(request, exception=None):
+    if not request.path.startswith("/api/"):
+        return bad_request(request, exception)
+    return JsonResponse(error_body("bad_request", "bad request"), status=400)
+
+
+def json_403(request, exception=None):
+    if not request.path.startswith("/api/"):
+        return permission_denied(request, exception)
+    return JsonResponse(error_body("forbidden", "forbidden"), status=403)
+
+
 def json_500(request):
     if not request.path.startswith("/api/"):
         return server_error(request)
-    # No evaluation finished, so nothing was allowed: say so explicitly.
-    return JsonResponse({**error_body("server_error", "internal error; treat as deny"), "decision": "deny"}, status=500)
+    # No evaluation finished, so nothing was allowed: say so explicitly. 503, never 500:
+    # the API's contract is that it cannot evaluate, so the answer is deny.
+    return JsonResponse({**error_body("server_error", "internal error; treat as deny"), "decision": "deny"}, status=503)

@@ -27,6 +27,7 @@ import redis
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import Error as DatabaseFailure
 from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -152,7 +153,8 @@ _request_view_async = sync_to_async(request_view)
 def parse_wait(raw: str) -> int | None:
     """Seconds to wait (0-60), or None when the value is not acceptable."""
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 3:
+    # ASCII digits only: str.isdigit() also accepts "²" and "١", which int() then refuses.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:
         return None
     value = int(raw)
     return value if value <= MAX_WAIT else None
@@ -199,6 +201,17 @@ async def wait_for_decision(agent_id: int, request_id, wait: float) -> DecisionR
 
 async def long_poll(authorization: str, raw_wait: str, request_id) -> tuple[int, dict, dict]:
     """(status, JSON body, extra headers) for GET /api/v1/requests/{id}?wait=N."""
+    try:
+        return await _long_poll(authorization, raw_wait, request_id)
+    except DatabaseFailure as exc:
+        # Token or request unreadable: the contract's 503 deny, not a 500.
+        logger.warning("long-poll could not read the database (%s); answering 503 deny", type(exc).__name__,
+                       extra={"request_id": str(request_id)})
+        message = f"decision store unavailable ({type(exc).__name__}); treat as deny"
+        return 503, {**error_body("governance_unavailable", message), "decision": "deny"}, {}
+
+
+async def _long_poll(authorization: str, raw_wait: str, request_id) -> tuple[int, dict, dict]:
     token = bearer_token(authorization)
     agent = await _authenticate_async(token) if token else None
     if agent is None:

@@ -4,6 +4,7 @@ import math
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from governance.canonical import canonical_json
@@ -33,12 +34,25 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 200, "pattern": ACTION_PATTERN})
 class ActionField(StrictCharField):
+    r"""Exactly the characters sent: no trimming, and `\Z` so a trailing newline is refused
+    too (Python's `$` matches before one). The schema states the same rule in ECMA syntax."""
+
     def __init__(self, **kwargs):
-        super().__init__(max_length=200, **kwargs)
-        self.validators.append(RegexValidator(ACTION_PATTERN, "letters, digits and . _ : - only"))
+        super().__init__(max_length=200, trim_whitespace=False, **kwargs)
+        self.validators.append(RegexValidator(ACTION_PATTERN.removesuffix("$") + r"\Z",
+                                              "letters, digits and . _ : - only"))
 
 
+# What the server accepts, stated in the schema (issue 9: the schema said params/context could
+# be null, which the server refuses). null is refused on purpose: SPEC §4 says both are JSON
+# objects, and a client that means "none" omits the field.
+OBJECT_SCHEMA = {"type": "object", "additionalProperties": True}
+
+
+@extend_schema_field({**OBJECT_SCHEMA, "description": "A JSON object (not null), at most "
+                      "AIRLOCK_MAX_FIELD_BYTES (16 KB) as canonical JSON, finite numbers only."})
 class BoundedObjectField(serializers.JSONField):
     """A JSON object no larger than AIRLOCK_MAX_FIELD_BYTES, with finite numbers only."""
 
@@ -54,11 +68,30 @@ class BoundedObjectField(serializers.JSONField):
         return data
 
 
+CONTEXT_SCHEMA = {
+    **OBJECT_SCHEMA,
+    "description": "A JSON object (not null), at most AIRLOCK_MAX_FIELD_BYTES (16 KB). Known keys "
+    "are checked; others are kept.",
+    "properties": {
+        "input_source": {"type": "string", "enum": list(INPUT_SOURCES), "nullable": True},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True},
+        "reasoning": {"type": "string"},
+        "session": {"type": "string"},
+        "model_version": {"type": "string"},
+    },
+}
+
+
+@extend_schema_field(CONTEXT_SCHEMA)
+class ContextField(BoundedObjectField):
+    """The decide context: a bounded object whose known keys have fixed types."""
+
+
 class DecideInputSerializer(StrictSerializer):
     action = ActionField(help_text="e.g. purchase_order.create")
     resource = StrictCharField(required=False, allow_blank=True, max_length=500, default="", trim_whitespace=False)
     params = BoundedObjectField(required=False, default=dict)
-    context = BoundedObjectField(required=False, default=dict)
+    context = ContextField(required=False, default=dict)
     idempotency_key = StrictCharField(required=False, allow_null=True, max_length=200)
 
     def validate_context(self, context: dict) -> dict:

@@ -53,7 +53,8 @@ def request_for_agent(agent, request_id) -> DecisionRequest:
 
 @extend_schema(
     operation_id="request_read",
-    parameters=[OpenApiParameter("wait", int, description="long-poll up to this many seconds (0-60)")],
+    parameters=[OpenApiParameter("wait", {"type": "integer", "minimum": 0, "maximum": 60},
+                                 description="long-poll up to this many seconds (0-60, ASCII digits)")],
     responses={200: RequestOutputSerializer, 400: OpenApiResponse(ErrorSerializer, description="bad wait"),
                401: ERRORS[401], 404: OpenApiResponse(ErrorSerializer)},
     description="The agent's own request. With `wait`, returns as soon as it leaves pending, at its "

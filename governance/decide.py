@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from governance.audit import audit_record
 from governance.canonical import action_digest
-from governance.errors import Unavailable
+from governance.errors import Conflict, Unavailable
 from governance.locks import lock_agent, lock_sequence_keys, sequence_keys
 from governance.models import Agent, DecisionRequest
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
@@ -39,22 +39,57 @@ def _stored(agent: Agent, key: str | None) -> DecisionRequest | None:
 
 def decide(*, agent: Agent, data: DecideInput, now: datetime | None = None) -> tuple[DecisionRequest, bool]:
     """Evaluate and record one request. Returns (request, created). Raises Unavailable (503)
-    when the answer cannot even be recorded; never returns an allow it could not record."""
+    when the answer cannot even be recorded; never returns an allow it could not record.
+    Raises Conflict (409 idempotency_conflict) when the key was used for another action."""
+    now = now or timezone.now()
     try:
         # 2. A repeated idempotency key returns the stored answer and creates nothing. The
         # unique constraint on (agent, idempotency_key) finds the repeat: inserting it fails,
         # the whole decision rolls back, and the stored answer is read. Keys are normally
         # new, so this saves every decision a lookup; a repeat pays for one evaluation.
         try:
-            return _decide(agent, data, now or timezone.now()), True
+            return _decide(agent, data, now), True
         except IntegrityError:
             existing = _stored(agent, data.idempotency_key)
-            if existing is not None:
-                return existing, False
-            raise
+            if existing is None:
+                raise
+            # The key is bound to what was decided: the stored answer is for exactly that
+            # action, resource and params, never a way to launder an allow onto another.
+            digest = action_digest(data.action, data.resource, data.params or {})
+            if existing.digest != digest:
+                _idempotency_conflict_record(agent, data, existing, digest, now)
+                raise Conflict(
+                    "idempotency_key was already used for a different action, resource or params",
+                    code="idempotency_conflict",
+                ) from None
+            return existing, False
     except DatabaseError as exc:
         logger.exception("decide could not reach the database; denying", extra={"agent": agent.name, "action": data.action})
         raise Unavailable(f"decision store unavailable ({type(exc).__name__}); treat as deny") from exc
+
+
+@transaction.atomic
+def _idempotency_conflict_record(agent: Agent, data: DecideInput, existing: DecisionRequest, digest: str,
+                                 now: datetime) -> None:
+    """Audit a reused key in a transaction of its own: the decision's rolled back."""
+    # Lock order as for a decision: the agent's row, then (inside audit_record) its chain head.
+    agent = lock_agent(agent.pk)
+    logger.warning("idempotency key reused for another action; refused",
+                   extra={"agent": agent.name, "action": data.action, "stored_request": str(existing.id)})
+    audit_record(
+        kind="decision.idempotency_conflict",
+        actor=f"agent:{agent.name}",
+        agent=agent,
+        at=now,
+        payload={
+            "idempotency_key": data.idempotency_key,
+            "stored_request": str(existing.id),
+            "stored_digest": existing.digest,
+            "action": data.action,
+            "resource": data.resource,
+            "digest": digest,
+        },
+    )
 
 
 @transaction.atomic

@@ -96,12 +96,18 @@ def test_repeating_a_key_leaves_no_trace(procurement):
     first = procurement.decide({"action": "purchase_order.create", "resource": "vendor:staples",
                                 "params": {"amount": 500}, "idempotency_key": "po-1"}).json()
     before = (DecisionRequest.objects.count(), AuditEvent.objects.count(), Anomaly.objects.count())
-    # The repeat would now be a violation (over the hard limit) and an escalation elsewhere.
-    again = procurement.decide({"action": "purchase_order.create", "resource": "vendor:acme-furniture",
-                                "params": {"amount": 200000}, "idempotency_key": "po-1"})
+    again = procurement.decide({"action": "purchase_order.create", "resource": "vendor:staples",
+                                "params": {"amount": 500}, "idempotency_key": "po-1"})
     assert again.status_code == 200
     assert again.json() == first
     assert (DecisionRequest.objects.count(), AuditEvent.objects.count(), Anomaly.objects.count()) == before
+    # Reused for another action (a violation elsewhere): refused, one audit event, nothing else.
+    other = procurement.decide({"action": "purchase_order.create", "resource": "vendor:acme-furniture",
+                                "params": {"amount": 200000}, "idempotency_key": "po-1"})
+    assert other.status_code == 409
+    assert DecisionRequest.objects.count() == before[0]
+    assert Anomaly.objects.count() == before[2]
+    assert AuditEvent.objects.count() == before[1] + 1
     assert not DecisionRequest.objects.filter(escalation__isnull=False).exists()
 
 

@@ -55,12 +55,27 @@ def test_cel_runtime_error_through_the_api_denies(make_agent):
     assert (body["decision"], body["reasons"][0]["code"]) == ("deny", "governance_error")
 
 
-def test_unexpected_exception_in_the_view_is_a_json_500_deny(procurement, monkeypatch):
+def test_unexpected_exception_in_the_view_is_a_json_503_deny(procurement, monkeypatch):
     def broken(**kwargs):
         raise ZeroDivisionError("bug")
 
     monkeypatch.setattr("api.views.decide", broken)
     procurement.client.raise_request_exception = False
     response = procurement.decide(SMALL)
-    assert response.status_code == 500
+    # Never a 500 under /api/ (issue 9): the API could not evaluate, so the answer is deny.
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
     assert response.json()["decision"] == "deny"
+    assert response.json()["error"]["code"] == "server_error"
+
+
+def test_database_error_looking_up_the_token_is_a_503_deny(procurement, monkeypatch):
+    def broken(token):
+        raise OperationalError("connection timeout expired")
+
+    monkeypatch.setattr("api.auth.agent_for_token", broken)
+    response = procurement.decide(SMALL)
+    assert response.status_code == 503
+    assert response.json()["decision"] == "deny"
+    assert response.json()["error"]["code"] == "governance_unavailable"
+    assert DecisionRequest.objects.count() == 0
