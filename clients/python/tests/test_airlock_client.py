@@ -379,3 +379,19 @@ def test_a_failing_reporter_never_changes_the_result(airlock_url, agent):
 
     airlock = Airlock(airlock_url, agent.token, outcome_reporter=broken)
     assert airlock.guarded("purchase_order.create", resource="vendor:staples")(lambda amount: amount + 1)(1) == 2
+
+
+def test_the_readme_snippet_against_the_demo_envelope(airlock_url, make_agent):
+    """README "Govern an agent in five minutes", step 2, with the demo procurement-bot."""
+    demo = make_agent()
+    airlock = Airlock(airlock_url, demo.token)
+
+    @airlock.guarded("purchase_order.create", resource=lambda vendor, amount, currency="USD": f"vendor:{vendor}")
+    def create_order(vendor: str, amount: int, currency: str = "USD") -> str:
+        return f"PO for {amount} {currency} from {vendor}"
+
+    assert create_order("staples", 500) == "PO for 500 USD from staples"
+    with pytest.raises(Denied) as waiting:
+        airlock.guarded("purchase_order.create", resource="vendor:acme-furniture", wait=False)(
+            create_order.__wrapped__)("acme-furniture", 47000)
+    assert waiting.value.status == "pending" and "amount_over_limit" in waiting.value.codes
