@@ -395,3 +395,28 @@ def test_the_readme_snippet_against_the_demo_envelope(airlock_url, make_agent):
         airlock.guarded("purchase_order.create", resource="vendor:acme-furniture", wait=False)(
             create_order.__wrapped__)("acme-furniture", 47000)
     assert waiting.value.status == "pending" and "amount_over_limit" in waiting.value.codes
+
+
+def test_on_pending_can_stop_the_wait_with_a_refusal():
+    """The gateway stops waiting for a cancelled tool call this way; the answer is still no."""
+    pending = answer(decision="escalate", status="pending", expires_at="2999-01-01T00:00:00Z")
+
+    def stop(decision, waited):
+        raise Denied(status="cancelled", request_id=decision.id, reasons=[{"code": "cancelled"}])
+
+    def blow_up(decision, waited):
+        raise RuntimeError("a buggy callback is logged, not a pass")
+
+    now = [0.0]
+
+    def tick(method, path, body):
+        now[0] += 5
+        return 200, pending
+
+    with FakeAirlock([tick]) as fake, Airlock(fake.url, "alk_x_y", clock=lambda: now[0]) as airlock:
+        with pytest.raises(Denied) as stopped:
+            airlock.require("x.y", on_pending=stop)
+        assert stopped.value.status == "cancelled" and [m for m, _, _ in fake.requests] == ["POST"]
+        with pytest.raises(Denied) as bounded:
+            airlock.require("x.y", on_pending=blow_up, wait=12)
+        assert bounded.value.status == "pending" and len(fake.requests) == 1 + 1 + 3

@@ -168,7 +168,8 @@ class Airlock:
         `wait=True` waits until the request's deadline (plus `wait_grace`); a number waits at
         most that many seconds; `False` does not wait (a pending request raises `Denied` with
         status `pending`). `on_pending(decision, waited_seconds)` is called before each
-        long-poll while the request is pending (the MCP gateway sends progress from it)."""
+        long-poll while the request is pending (the MCP gateway sends progress from it); if it
+        raises `Denied`, waiting stops with that refusal."""
         decision = self.decide(action, resource=resource, params=params, context=context,
                                idempotency_key=idempotency_key)
         if decision.status == "pending":
@@ -307,6 +308,8 @@ class Airlock:
             if on_pending is not None:
                 try:
                     on_pending(decision, self._clock() - started)
+                except Denied:
+                    raise  # the caller's way to stop waiting: still a "no"
                 except Exception:
                     logger.exception("airlock on_pending callback failed (request %s)", decision.id)
             wait = int(min(self.poll_wait, left))

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -99,7 +100,12 @@ def build_gateway(upstream: ClientSession, init: types.InitializeResult, airlock
         arguments = dict(params.arguments or {})
         action = policy.action(params.name)
 
+        gone = threading.Event()  # the caller cancelled or went away: stop waiting for it
+
         def on_pending(decision: Decision, waited: float) -> None:
+            if gone.is_set():
+                raise Denied(status="cancelled", request_id=decision.id,
+                             reasons=[{"code": "cancelled", "message": "the tool call was cancelled"}])
             message = (f"Airlock: waiting for a person to approve {action} "
                        f"(request {decision.id}, expires {decision.expires_at})")
             anyio.from_thread.run(ctx.session.report_progress, waited, None, message)
@@ -112,12 +118,17 @@ def build_gateway(upstream: ClientSession, init: types.InitializeResult, airlock
 
         try:
             decision = await anyio.to_thread.run_sync(ask, abandon_on_cancel=True)
-        except Denied as error:
+        except BaseException as exc:
+            gone.set()
+            if not isinstance(exc, Exception):
+                raise  # cancellation: the waiting thread stops at its next poll
+            error = exc if isinstance(exc, Denied) else None
+            if error is None:
+                logger.exception("airlock-mcp: asking Airlock about %s failed", params.name)
+                return refusal(Denied(status="unavailable",
+                                      reasons=[{"code": "gateway_error", "message": str(exc)}]))
             logger.info("airlock-mcp: %s %s: %s", params.name, error.status, ", ".join(error.codes))
             return refusal(error)
-        except Exception as exc:  # fail closed on anything unexpected
-            logger.exception("airlock-mcp: asking Airlock about %s failed", params.name)
-            return refusal(Denied(status="unavailable", reasons=[{"code": "gateway_error", "message": str(exc)}]))
 
         async def forward_progress(progress: float, total: float | None, message: str | None) -> None:
             await ctx.session.report_progress(progress, total, message)
