@@ -26,11 +26,11 @@ import httpx
 from django.conf import settings
 from django.db import transaction
 
-from governance.api.views import request_json
 from governance.audit import audit_record
 from governance.errors import NotFound
 from governance.models import DecisionRequest
 from governance.netguard import UnsafeURL, callback_target
+from governance.representations import request_json
 
 logger = logging.getLogger("airlock.callbacks")
 

@@ -13,9 +13,15 @@ Then:
   `next_attempt_at` has passed.
 Tasks are idempotent (a callback resends the same body, receivers dedupe by id; a Slack sync
 renders the current state), so a duplicate from the broker or the sweep is harmless.
+
+Which deliveries a signal implies, and how the sweep re-sends one, is registered per kind
+(outbox_register): approvals registers the agent callback, each channel registers its own
+(integrations/slack/apps.py). This module names no channel.
 """
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -36,20 +42,34 @@ def delivery_backoff(attempts: int) -> int:
     return min(settings.AIRLOCK_DELIVERY_RESEND_AFTER * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
+@dataclass(frozen=True)
+class Outbox:
+    """One kind of delivery: the signals that imply it, whether it is on, whether a request
+    needs it, and how to (re-)send it (enqueue the task for a request id)."""
+
+    kind: str
+    signals: tuple
+    send: Callable[[str], object]
+    enabled: Callable[[], bool] = lambda: True
+    wanted: Callable[[str], bool] = lambda request_id: True
+
+
+_outboxes: dict[str, Outbox] = {}
+
+
+def outbox_register(outbox: Outbox) -> None:
+    """Called from an AppConfig.ready(): approvals for callbacks, each channel for itself."""
+    _outboxes[outbox.kind] = outbox
+
+
 def deliveries_record(signal, **kwargs) -> None:
     """Write the Delivery rows a signal implies. Called inside the state change's transaction."""
-    from approvals import signals
-
     request_id = kwargs.get("request_id")
     if request_id is None:
         return
-    if signal is signals.escalation_resolved:
-        if DecisionRequest.objects.filter(pk=request_id).exclude(agent__callback_url="").exists():
-            delivery_record(Delivery.Kind.CALLBACK, request_id)
-    if settings.SLACK_ENABLED and signal in (
-        signals.escalation_opened, signals.vote_recorded, signals.escalation_resolved
-    ):
-        delivery_record(Delivery.Kind.SLACK, request_id)
+    for outbox in _outboxes.values():
+        if signal in outbox.signals and outbox.enabled() and outbox.wanted(request_id):
+            delivery_record(outbox.kind, request_id)
 
 
 def delivery_record(kind: str, request_id) -> None:
@@ -118,9 +138,6 @@ def deliveries_due(now=None, limit: int = 200) -> list[Delivery]:
 
 def deliveries_sweep(now=None) -> int:
     """Re-enqueue every delivery that is due. Returns how many were re-sent."""
-    from approvals.slack.tasks import slack_escalation_sync
-    from approvals.tasks import send_callback
-
     now = now or timezone.now()
     sent = 0
     for row in deliveries_due(now):
@@ -130,13 +147,13 @@ def deliveries_sweep(now=None) -> int:
         ).update(next_attempt_at=now + timedelta(seconds=delivery_backoff(row.attempts + 1)))
         if not claimed:
             continue
-        if row.kind == Delivery.Kind.SLACK and not settings.SLACK_ENABLED:
+        outbox = _outboxes.get(row.kind)
+        if outbox is None or not outbox.enabled():
             continue
-        task = send_callback if row.kind == Delivery.Kind.CALLBACK else slack_escalation_sync
         logger.warning("re-sending %s for %s (attempts so far %d, last error: %s)",
                        row.kind, row.request_id, row.attempts, row.last_error or "none recorded")
         try:
-            task.delay(str(row.request_id))
+            outbox.send(str(row.request_id))
         except Exception:  # broker down: the row stays due (its claim expires), try next tick
             logger.exception("could not enqueue %s for %s", row.kind, row.request_id)
             continue

@@ -17,8 +17,6 @@ class Escalation(models.Model):
     deadline = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    slack_channel = models.CharField(max_length=64, blank=True)
-    slack_ts = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"escalation {self.request_id}"
@@ -89,15 +87,14 @@ class EscalationGroup(models.Model):
 
 class Delivery(models.Model):
     """A side effect of a state change that must reach the outside world: the agent's callback,
-    or the escalation's Slack message. Written in the same transaction as the change, marked
+    or a channel's message (Slack). Written in the same transaction as the change, marked
     delivered when the receiver confirmed it; the beat sweep re-sends whatever is left
     (approvals/deliveries.py)."""
 
-    class Kind(models.TextChoices):
-        CALLBACK = "callback"
-        SLACK = "slack"
+    CALLBACK = "callback"
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # "callback", or the name a channel registered its outbox under (deliveries.outbox_register).
+    kind = models.CharField(max_length=16)
     request = models.ForeignKey(DecisionRequest, on_delete=models.CASCADE, related_name="+")
     # Bumped by every change that needs sending again (Slack: each vote and the resolution).
     generation = models.PositiveIntegerField(default=1)

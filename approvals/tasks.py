@@ -3,19 +3,19 @@
 import logging
 from datetime import datetime
 
+from celery import shared_task
 from django.utils import timezone
 
 from approvals.callbacks import CallbackFailed, callback_backoff, callback_deliver, callback_record
 from approvals.deliveries import deliveries_sweep, delivery_begin, delivery_done, delivery_failed
 from approvals.models import Delivery, Escalation
 from approvals.services import escalation_expire, escalation_expire_due
-from governance.celery import app
 from governance.errors import NotFound
 
 logger = logging.getLogger("airlock.tasks")
 
 
-@app.task(name="approvals.expire_escalation", bind=True)
+@shared_task(name="approvals.expire_escalation", bind=True)
 def expire_escalation(self, request_id: str) -> bool:
     """Scheduled with eta=deadline when the escalation opens."""
     try:
@@ -47,7 +47,7 @@ def schedule_expiry(request_id: str, deadline: datetime) -> bool:
     return True
 
 
-@app.task(name="approvals.expire_due_escalations")
+@shared_task(name="approvals.expire_due_escalations")
 def expire_due_escalations() -> int:
     """The beat sweep: the safety net for lost or late ETA tasks (e.g. a worker was down)."""
     count = escalation_expire_due()
@@ -56,14 +56,14 @@ def expire_due_escalations() -> int:
     return count
 
 
-@app.task(name="approvals.send_callback", bind=True, max_retries=None)
+@shared_task(name="approvals.send_callback", bind=True, max_retries=None)
 def send_callback(self, request_id: str) -> None:
     """POST the resolved request to the agent. Idempotent: the Delivery row says whether it got
     through. Short backoffs retry in Celery; longer ones (beyond AIRLOCK_CELERY_MAX_ETA) are left
     to the deliveries sweep, as is anything a crashed worker was sending."""
     from django.conf import settings
 
-    row = delivery_begin(Delivery.Kind.CALLBACK, request_id)
+    row = delivery_begin(Delivery.CALLBACK, request_id)
     if row is None:
         return  # already delivered, given up, or no such request
     attempt = row.attempts
@@ -94,7 +94,7 @@ def send_callback(self, request_id: str) -> None:
         callback_record(request_id=request_id, delivered=True, attempts=attempt, detail=f"HTTP {status}")
 
 
-@app.task(name="approvals.deliveries_sweep")
+@shared_task(name="approvals.deliveries_sweep")
 def sweep_deliveries() -> int:
     """The beat sweep for callbacks and Slack updates that never got through."""
     count = deliveries_sweep()

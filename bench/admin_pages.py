@@ -43,7 +43,7 @@ def ensure_database(url: str, *, fresh: bool) -> None:
 
 def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "airlock.settings")
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
@@ -54,7 +54,7 @@ def setup_django(url: str) -> None:
 def seed(escalations: int, audit_events: int) -> None:
     from django.core.management import call_command
 
-    from governance.adminui.seed import seed_scale
+    from bench.scale import seed_scale
     from governance.models import AuditEvent, DecisionRequest
 
     call_command("migrate", verbosity=0)
@@ -108,7 +108,7 @@ def timed(client, url: str, rounds: int) -> tuple[list[float], int, int]:
 def audit_urls() -> dict[str, str]:
     from django.utils import timezone
 
-    from governance.adminui.audit_trail import AuditFilter, audit_page, cursor_of
+    from adminui.audit_trail import AuditFilter, audit_page, cursor_of
     from governance.models import AuditEvent
 
     now = timezone.now()

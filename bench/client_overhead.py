@@ -4,7 +4,7 @@
 
 Creates a fresh database (SQLite under var/bench-client/, or PostgreSQL airlock_bench_client on
 127.0.0.1), registers an agent whose envelope allows the benchmark's actions, starts one
-`uvicorn governance.asgi:application`, then, interleaving the two sides call by call:
+`uvicorn airlock.asgi:application`, then, interleaving the two sides call by call:
   1. `Airlock.require()` (an allowed action) against the same `POST /api/v1/decide` made
      directly with httpx (one shared connection each): the client's overhead;
   2. an MCP `tools/call` through the gateway (SDK ClientSession → airlock-mcp → upstream, which
@@ -68,7 +68,7 @@ def environment(db: str) -> dict:
     var_dir = ROOT / "var" / "bench-client"
     var_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CI")}
-    env.update(DJANGO_SETTINGS_MODULE="governance.settings", AIRLOCK_VAR_DIR=str(var_dir), DEBUG="false",
+    env.update(DJANGO_SETTINGS_MODULE="airlock.settings", AIRLOCK_VAR_DIR=str(var_dir), DEBUG="false",
                LOG_LEVEL="WARNING", REDIS_URL=redis_url(), AIRLOCK_CELERY_QUEUE="airlock-bench-client",
                AIRLOCK_CHANNEL_PREFIX="airlock-bench-client")
     if db == "postgres":
@@ -107,7 +107,7 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
     import httpx
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "governance.asgi:application", "--host", HOST, "--port", str(port),
+        [sys.executable, "-m", "uvicorn", "airlock.asgi:application", "--host", HOST, "--port", str(port),
          "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

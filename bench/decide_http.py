@@ -5,7 +5,7 @@
 For each database: creates and migrates a fresh benchmark database (PostgreSQL:
 airlock_bench on 127.0.0.1; SQLite: under var/bench-sqlite/), seeds the 20-capability
 envelope and a month of history, starts one ASGI process (uvicorn
-governance.asgi:application on 127.0.0.1) with AIRLOCK_BENCH_BASELINE=1, then measures
+bench.asgi:application on 127.0.0.1, the product plus /bench/baseline), then measures
   1. throughput, closed loop: the baseline (token check + one INSERT in one transaction)
      and decide (token check, validation, policy, state queries, the request row, its
      audit event, escalation/anomaly rows), alternating, several rounds;
@@ -60,9 +60,8 @@ def free_port() -> int:
 def base_env(var_dir: Path, tag: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CI")}
     env.update(
-        DJANGO_SETTINGS_MODULE="governance.settings",
+        DJANGO_SETTINGS_MODULE="bench.settings",
         AIRLOCK_VAR_DIR=str(var_dir),
-        AIRLOCK_BENCH_BASELINE="1",
         DEBUG="false",
         LOG_LEVEL="WARNING",
         # Escalations enqueue expiry tasks and live-queue messages; no worker runs here, so
@@ -141,7 +140,7 @@ def start_server(backend: Backend, port: int) -> subprocess.Popen:
     log = open(ROOT / "var" / f"bench-{backend.name}-uvicorn.log", "w")  # noqa: SIM115 - lives as long as the server
     # One ASGI process, as `make run` starts it; access log off (a proxy would keep it).
     return subprocess.Popen(
-        [PYTHON, "-m", "uvicorn", "governance.asgi:application", "--host", HOST, "--port", str(port),
+        [PYTHON, "-m", "uvicorn", "bench.asgi:application", "--host", HOST, "--port", str(port),
          "--no-access-log", "--log-level", "warning", "--lifespan", "off"],
         cwd=ROOT, env=backend.env, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -371,7 +370,7 @@ def main() -> int:
     parser.add_argument(
         "--api", choices=["asgi", "sync"], default="asgi",
         help="how the server runs decide: Django's ASGI handler (default, as make run) or "
-        "AIRLOCK_SYNC_API=1 (its WSGI handler on a thread pool, governance/asgi_sync.py)",
+        "AIRLOCK_SYNC_API=1 (its WSGI handler on a thread pool, airlock/asgi_sync.py)",
     )
     args = parser.parse_args()
     args.agents = [int(x) for x in args.agents.split(",")]

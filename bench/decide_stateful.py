@@ -74,7 +74,7 @@ sequences:
 
 def django_setup(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "airlock.settings")
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -121,7 +121,7 @@ def pooled(database_url: str) -> str:
     in a thread of its own, so persistent per-thread connections pile up; Django's advice is
     to pool instead (psycopg_pool, which main gets with the bench/decide_http.py work)."""
     os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "airlock.settings")
     sys.path.insert(0, str(ROOT))
     from django.conf import settings
 
@@ -147,8 +147,8 @@ def serve(database_url: str, port: int) -> None:
     from django.utils import timezone
     from django.views.decorators.csrf import csrf_exempt
 
-    from governance import urls as app_urls
-    from governance.api.auth import agent_for_token, bearer
+    from airlock import urls as app_urls
+    from api.auth import agent_for_token, bearer
     from governance.models import DecisionRequest
 
     @csrf_exempt
@@ -286,7 +286,7 @@ def main() -> None:
 
     admin_url, bench_url = database_urls(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     env = {k: v for k, v in os.environ.items() if k not in ("CI",)}
-    env.update(DATABASE_URL=bench_url, DJANGO_SETTINGS_MODULE="governance.settings", LOG_LEVEL="WARNING", DEBUG="false")
+    env.update(DATABASE_URL=bench_url, DJANGO_SETTINGS_MODULE="airlock.settings", LOG_LEVEL="WARNING", DEBUG="false")
     print(f"[bench] fresh database {DB_NAME}; migrate; seed {2 * AGENTS} agents x {HISTORY} past decisions", flush=True)
     recreate(admin_url)
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)

@@ -3,7 +3,7 @@
     .venv/bin/python bench/longpoll.py [--db sqlite|postgres] [--waiters 200] [--trials 50]
 
 Creates a fresh database (SQLite under var/bench-longpoll/, or PostgreSQL
-airlock_bench_longpoll on 127.0.0.1), starts `uvicorn governance.asgi:application`, then:
+airlock_bench_longpoll on 127.0.0.1), starts `uvicorn airlock.asgi:application`, then:
   1. other requests (POST /decide by another agent, GET a request without wait): latency
      with no waiter, then with N waiters parked — the ratio shows whether waiters starve them;
   2. the server's threads and DB connections with N waiters parked (no thread per waiter);
@@ -53,7 +53,7 @@ def environment(db: str) -> dict:
     var_dir = ROOT / "var" / "bench-longpoll"
     var_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CI")}
-    env.update(DJANGO_SETTINGS_MODULE="governance.settings", AIRLOCK_VAR_DIR=str(var_dir), DEBUG="false",
+    env.update(DJANGO_SETTINGS_MODULE="airlock.settings", AIRLOCK_VAR_DIR=str(var_dir), DEBUG="false",
                LOG_LEVEL="WARNING", REDIS_URL=redis_url(), AIRLOCK_CELERY_QUEUE="airlock-bench-longpoll",
                AIRLOCK_CHANNEL_PREFIX="airlock-bench-longpoll")
     if db == "postgres":
@@ -143,7 +143,7 @@ async def main(args, env, agents, alice) -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "governance.asgi:application", "--host", HOST, "--port", str(port),
+        [sys.executable, "-m", "uvicorn", "airlock.asgi:application", "--host", HOST, "--port", str(port),
          "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
     base = f"http://{HOST}:{port}"
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)

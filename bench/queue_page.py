@@ -97,7 +97,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="airlock-bench-page-"))
     redis_url, redis_server = start_redis(workdir)
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="governance.settings", DATABASE_URL=database(args.db, workdir), REDIS_URL=redis_url,
+        DJANGO_SETTINGS_MODULE="airlock.settings", DATABASE_URL=database(args.db, workdir), REDIS_URL=redis_url,
         AIRLOCK_CHANNEL_PREFIX="bench-page", AIRLOCK_CELERY_QUEUE="bench-page", LOG_LEVEL="WARNING",
     )
     started = time.monotonic()

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("AIRLOCK_VAR_DIR", tempfile.mkdtemp(prefix="airlock-bench-slack-"))
 os.environ.update(
-    DJANGO_SETTINGS_MODULE="governance.settings",
+    DJANGO_SETTINGS_MODULE="airlock.settings",
     SLACK_BOT_TOKEN="xoxb-bench",
     SLACK_SIGNING_SECRET="bench-signing-secret",
     SLACK_CHANNEL="#bench",
@@ -44,8 +44,8 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from airlock.celery import app as celery_app  # noqa: E402
 from approvals.tokens import personal_token_create  # noqa: E402
-from governance.celery import app as celery_app  # noqa: E402
 from governance.decide import DecideInput, decide  # noqa: E402
 from governance.services import agent_create, envelope_apply  # noqa: E402
 

@@ -2,8 +2,8 @@
 
 from django.db import transaction
 
+from governance.actors import admin_actor
 from governance.audit import audit_record
-from governance.breaker import admin_actor
 from governance.errors import Conflict
 from governance.locks import lock_agent
 from governance.models import Agent

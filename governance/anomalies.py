@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
+from governance.actors import admin_actor
 from governance.audit import audit_record
-from governance.breaker import admin_actor
 from governance.canonical import canonical_json
 from governance.errors import Conflict, InvalidInput
 from governance.locks import lock_agent

@@ -14,42 +14,25 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from governance.audit_hashing import GENESIS, ChainBreak, audit_key, keyed_hash
 from governance.canonical import canonical_json
 from governance.locks import lock_chain_head, require_agent
 from governance.models import Agent, AuditChainHead, AuditEvent
 from governance.rows import insert
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "ChainBreak", "audit_key", "audit_record", "audit_verify", "keyed_hash"]
+
 SYSTEM_CHAIN = "system"
 
 
 def chain_for(agent: Agent | None) -> str:
     return f"agent:{agent.pk}" if agent is not None else SYSTEM_CHAIN
-
-
-def audit_key() -> bytes:
-    return settings.AUDIT_KEY.encode()
-
-
-@lru_cache(maxsize=4)
-def _keyed(key: bytes) -> "hmac.HMAC":
-    return hmac.new(key, digestmod=hashlib.sha256)
-
-
-def keyed_hash(text: str, key: bytes | None = None) -> str:
-    """HMAC-SHA256 of `text` under AUDIT_KEY (or `key`), hex."""
-    mac = _keyed(key if key is not None else audit_key()).copy()
-    mac.update(text.encode())
-    return mac.hexdigest()
 
 
 def event_body(
@@ -157,19 +140,6 @@ def audit_record(
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s", [seq, digest, chain])
     return event
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    chain: str
-    event_id: int | None
-    seq: int
-    problem: str
-    where: str = ""  # overrides the location, e.g. a checkpoint file's line
-
-    def __str__(self) -> str:
-        where = self.where or (f"event {self.event_id}" if self.event_id else "chain head")
-        return f"{where} (chain {self.chain}, seq {self.seq}): {self.problem}"
 
 
 def _stored_hash(event: AuditEvent) -> str:

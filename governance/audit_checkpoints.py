@@ -26,7 +26,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from governance.audit import GENESIS, ChainBreak, keyed_hash
+from governance.audit_hashing import GENESIS, ChainBreak, keyed_hash
 from governance.canonical import canonical_json
 from governance.models import AuditChainHead
 

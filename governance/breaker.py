@@ -11,23 +11,15 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.signals import breaker_reset as breaker_reset_signal
-from approvals.signals import breaker_tripped as breaker_tripped_signal
-from approvals.signals import send_after_commit
+from governance.actors import admin_actor
 from governance.audit import audit_record
-from governance.errors import Conflict, NotEligible
+from governance.errors import Conflict
 from governance.locks import lock_agent, require_agent
 from governance.models import Agent, DecisionRequest
 from governance.policy.durations import format_duration
-
-
-def admin_actor(by) -> str:
-    """The audit actor for an admin action; people who are not staff may not take one."""
-    if by is None:
-        return "system:cli"  # a shell on the server is an admin
-    if not (by.is_active and by.is_staff):
-        raise NotEligible(f"{by.get_username()} is not an admin")
-    return f"user:{by.get_username()}"
+from governance.signals import breaker_reset as breaker_reset_signal
+from governance.signals import breaker_tripped as breaker_tripped_signal
+from governance.signals import send_after_commit
 
 
 def breaker_violations(*, agent: Agent, window: int, now: datetime) -> int:

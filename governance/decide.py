@@ -13,6 +13,7 @@ from governance.errors import Conflict, Unavailable
 from governance.locks import lock_agent, lock_sequence_keys, sequence_keys
 from governance.models import Agent, DecisionRequest
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
+from governance.ports import escalation_open
 from governance.rows import insert
 from governance.services import envelope_compiled_by_pk
 from governance.state import DatabaseState
@@ -92,7 +93,6 @@ def _idempotency_conflict_record(agent: Agent, data: DecideInput, existing: Deci
 
 @transaction.atomic
 def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
-    from approvals.services import escalation_open
     from governance.violations import violation_record
 
     # Lock the agent (governance/locks.py: agent -> sequence keys -> escalation -> chain

@@ -159,12 +159,22 @@ def lock_sequence_keys(keys: dict[int, bool]) -> None:
         cursor.execute(f"SELECT {calls}", ordered)
 
 
+# Escalations belong to approvals, which registers their manager here at start-up
+# (ApprovalsConfig.ready): governance never imports approvals.
+_escalations = None
+
+
+def escalation_rows_register(manager) -> None:
+    global _escalations
+    _escalations = manager
+
+
 def lock_escalation(request_id):
     """The escalation row, locked until the transaction ends. The caller holds the agent."""
-    from approvals.models import Escalation
-
+    if _escalations is None:
+        raise RuntimeError("no escalation rows to lock: approvals is not loaded")
     _take(ESCALATION, str(request_id))
-    return Escalation.objects.select_for_update().get(pk=request_id)
+    return _escalations.select_for_update().get(pk=request_id)
 
 
 def lock_chain_head(chain: str) -> tuple[int, str] | None:

@@ -2,8 +2,9 @@
 
 For the rows every decision writes (the request, its audit event). Each value goes through
 its field's pre_save() and get_db_prep_save(), as Model.save() does, so the stored row is
-the same. save() is used instead when anything listens to the model's save signals (a
-receiver added later still hears every row) or the database cannot return generated ids.
+the same, and pre_save/post_save are sent as save() sends them: the statement is the same
+whether or not anything listens. save() is used only where the database cannot return
+generated ids.
 """
 
 from functools import cache
@@ -29,10 +30,10 @@ def _statement(model: type[Model]) -> tuple[list, str]:
 def insert(instance: Model) -> Model:
     """INSERT `instance` (not yet saved) and mark it saved; returns it."""
     model = type(instance)
-    listened = signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
-    if listened or not connection.features.can_return_columns_from_insert:
+    if not connection.features.can_return_columns_from_insert:
         instance.save(force_insert=True)
         return instance
+    signals.pre_save.send(sender=model, instance=instance, raw=False, using=connection.alias, update_fields=None)
     fields, sql = _statement(model)
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
     with connection.cursor() as cursor:
@@ -41,4 +42,7 @@ def insert(instance: Model) -> Model:
             setattr(instance, model._meta.pk.attname, cursor.fetchone()[0])
     instance._state.adding = False
     instance._state.db = connection.alias
+    signals.post_save.send(
+        sender=model, instance=instance, created=True, raw=False, using=connection.alias, update_fields=None
+    )
     return instance

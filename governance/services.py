@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from governance.actors import audit_actor
 from governance.audit import audit_record
 from governance.errors import InvalidInput, NotFound
 from governance.locks import lock_agent
@@ -21,10 +22,6 @@ from governance.policy.source import SourceError, load_yaml
 from governance.tokens import token_generate
 
 AGENT_TOKEN_KIND = "alk"
-
-
-def _actor(user) -> str:
-    return f"user:{user.get_username()}" if user is not None else "system:cli"
 
 
 @transaction.atomic
@@ -44,7 +41,7 @@ def agent_create(*, name: str, callback_url: str = "", description: str = "", by
     token = token_generate(AGENT_TOKEN_KIND)
     AgentToken.objects.create(agent=agent, prefix=token.prefix, digest=token.digest)
     audit_record(
-        kind="agent.created", actor=_actor(by), agent=agent,
+        kind="agent.created", actor=audit_actor(by), agent=agent,
         payload={"name": name, "callback_url": callback_url, "token_prefix": token.prefix},
     )
     return agent, token.plaintext
@@ -60,7 +57,7 @@ def agent_token_rotate(*, agent: Agent, by=None) -> str:
     token = token_generate(AGENT_TOKEN_KIND)
     AgentToken.objects.create(agent=agent, prefix=token.prefix, digest=token.digest)
     audit_record(
-        kind="agent.token_rotated", actor=_actor(by), agent=agent,
+        kind="agent.token_rotated", actor=audit_actor(by), agent=agent,
         payload={"revoked": revoked, "token_prefix": token.prefix},
     )
     return token.plaintext
@@ -72,7 +69,7 @@ def agent_token_revoke(*, agent: Agent, by=None) -> int:
     lock_agent(agent.pk)
     prefixes = list(AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).values_list("prefix", flat=True))
     AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    audit_record(kind="agent.token_revoked", actor=_actor(by), agent=agent, payload={"revoked": prefixes})
+    audit_record(kind="agent.token_revoked", actor=audit_actor(by), agent=agent, payload={"revoked": prefixes})
     return len(prefixes)
 
 
@@ -115,7 +112,7 @@ def envelope_apply(*, source: str, by=None, via: str = "cli", comment: str = "")
     agent.active_envelope = envelope
     agent.save(update_fields=["active_envelope"])
     audit_record(
-        kind="envelope.activated", actor=_actor(by), agent=agent,
+        kind="envelope.activated", actor=audit_actor(by), agent=agent,
         payload={
             "version": envelope.version,
             "previous_version": previous.version if previous else None,
@@ -125,12 +122,6 @@ def envelope_apply(*, source: str, by=None, via: str = "cli", comment: str = "")
         },
     )
     return envelope
-
-
-@transaction.atomic
-def envelope_activate_version(*, envelope: Envelope, by=None) -> Envelope:
-    """Roll back or forward: a copy of an old version becomes the newest, active version."""
-    return envelope_apply(source=envelope.source, by=by, via="rollback", comment=f"copy of v{envelope.version}")
 
 
 # Compiled envelopes are immutable per version, so compile each version once per process.

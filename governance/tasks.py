@@ -2,13 +2,14 @@
 
 import logging
 
+from celery import shared_task
+
 from governance.audit_checkpoints import audit_checkpoint
-from governance.celery import app
 
 logger = logging.getLogger("airlock.tasks")
 
 
-@app.task(name="governance.audit_checkpoint")
+@shared_task(name="governance.audit_checkpoint")
 def audit_checkpoint_task() -> int:
     """Run by beat every AUDIT_CHECKPOINT_INTERVAL (settings.CELERY_BEAT_SCHEDULE)."""
     try:

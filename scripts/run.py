@@ -217,7 +217,7 @@ def env_seconds(env: dict, name: str, default: str) -> float:
 
 def main() -> None:
     env = dict(os.environ)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "airlock.settings")
     env["PYTHONUNBUFFERED"] = "1"
     # The local demo's agents call back to localhost; production leaves this false (the default).
     env.setdefault("AIRLOCK_CALLBACK_ALLOW_PRIVATE", "true")
@@ -248,11 +248,11 @@ def main() -> None:
             say(f"manage.py {step[0]} failed")
             sup.stop_all(1)
 
-    sup.add("web", [PY, "-m", "uvicorn", "governance.asgi:application", "--host", host, "--port", port,
+    sup.add("web", [PY, "-m", "uvicorn", "airlock.asgi:application", "--host", host, "--port", port,
                     "--no-server-header", "--log-level", "warning"])
-    sup.add("worker", [PY, "-m", "celery", "-A", "governance", "worker", "--loglevel", "warning",
+    sup.add("worker", [PY, "-m", "celery", "-A", "airlock", "worker", "--loglevel", "warning",
                        "--concurrency", "2", "--without-gossip", "--without-mingle"])
-    sup.add("beat", [PY, "-m", "celery", "-A", "governance", "beat", "--loglevel", "warning",
+    sup.add("beat", [PY, "-m", "celery", "-A", "airlock", "beat", "--loglevel", "warning",
                      "--schedule", str(var / "celerybeat-schedule")])
     say(f"Airlock is up on http://{host}:{port}/  (API docs: /api/v1/docs/) — Ctrl-C stops everything")
     sup.loop()

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from governance.services import agent_create, envelope_apply
 from tests.embedded_services import REDIS_PROBLEM, missing
+from tests.integrations.slack.fake_slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVELOPES = ROOT / "examples" / "envelopes"
@@ -91,3 +92,42 @@ def make_agent(db):
 def procurement(make_agent) -> AgentClient:
     """The procurement agent with the demo envelope."""
     return make_agent()
+
+
+# Slack against a local fake of its Web API (tests/integrations/slack/fake_slack.py): used by
+# the Slack tests and by the race through every channel (tests/approvals/test_races.py).
+SLACK_SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+@pytest.fixture
+def fake_slack():
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack(fake_slack, settings, redis_url):
+    """Slack configured against the fake, receivers connected, Celery eager."""
+    settings.SLACK_BOT_TOKEN = fake_slack.token
+    settings.SLACK_SIGNING_SECRET = SLACK_SIGNING_SECRET
+    settings.SLACK_CHANNEL = "#approvals"
+    settings.SLACK_API_URL = fake_slack.url
+    settings.SLACK_TEAM_ID = "T0AIRLOCK"  # tests of the auth.test fallback unset it
+    settings.SLACK_ENABLED = True
+    settings.SLACK_TIMEOUT = 2
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_TASK_EAGER_PROPAGATES = False
+    from approvals.receivers import schedule_expiry_on_open
+    from approvals.signals import escalation_opened
+    from integrations.slack import interactions, receivers
+
+    interactions._teams.clear()  # the team learned through auth.test, per process
+    receivers.connect()
+    # Eager Celery ignores ETAs, so the expiry task scheduled at open would run at once, find
+    # the escalation not yet due and reschedule itself until RecursionError (harmless but ~10 s
+    # per test). Expiry is driven explicitly in these tests (escalation_expire(now=...)).
+    escalation_opened.disconnect(dispatch_uid="approvals.schedule_expiry")
+    yield fake_slack
+    escalation_opened.connect(schedule_expiry_on_open, dispatch_uid="approvals.schedule_expiry")
+    receivers.disconnect()

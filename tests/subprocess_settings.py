@@ -7,8 +7,8 @@ except that callbacks may go to the tests' local receivers (AIRLOCK_CALLBACK_ALL
 
 import os
 
-from governance.settings import *  # noqa: F403
-from governance.settings import DATABASES
+from airlock.settings import *  # noqa: F403
+from airlock.settings import DATABASES
 
 DATABASES["default"]["NAME"] = os.environ["AIRLOCK_TEST_DB_NAME"]
 AIRLOCK_CALLBACK_ALLOW_PRIVATE = os.environ.get("AIRLOCK_CALLBACK_ALLOW_PRIVATE", "true").lower() == "true"

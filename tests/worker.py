@@ -56,7 +56,7 @@ class Worker:
 def purge_queue() -> int:
     """Drop every message waiting in this run's queue (e.g. to simulate lost ETA tasks).
     Messages a running worker already holds are not affected."""
-    from governance.celery import app
+    from airlock.celery import app
 
     with app.connection_for_write() as conn:
         return conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE) or 0
@@ -77,7 +77,7 @@ def celery_worker(transactional_db, redis_url, tmp_path):
             **(env or {}),
         }
         command = [
-            sys.executable, "-m", "celery", "-A", "governance", "worker",
+            sys.executable, "-m", "celery", "-A", "airlock", "worker",
             "--pool=threads", "--concurrency=4", "--loglevel=INFO",
             "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
             "--hostname", f"test{os.getpid()}-{len(workers)}@%h",

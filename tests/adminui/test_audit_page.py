@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
-from governance.adminui.audit_trail import AuditFilter, audit_page, cursor_of, cursor_parse
+from adminui.audit_trail import AuditFilter, audit_page, cursor_of, cursor_parse
 from governance.audit import audit_record
 from governance.models import AuditEvent
 from tests.adminui.conftest import htmx, last_event
@@ -98,7 +98,7 @@ def test_htmx_filtering_returns_only_the_results(admin_client, trail):
 
 
 def test_next_page_link_carries_the_filter(admin_client, trail, monkeypatch):
-    monkeypatch.setattr("governance.adminui.audit_trail.PAGE_SIZE", 5)
+    monkeypatch.setattr("adminui.audit_trail.PAGE_SIZE", 5)
     html = admin_client.get(AUDIT, {"kind": "decision.*"}).content.decode()
     older = html.split('data-testid="older" href="')[1].split('"')[0]
     assert older.startswith("?kind=decision.%2A&amp;before=")
@@ -157,7 +157,7 @@ def test_an_events_payload_and_hashes_load_when_its_row_opens(admin_client, trai
 
 
 def test_kind_families_come_from_the_trail(trail):
-    from governance.adminui.audit_trail import audit_kinds, kind_choices
+    from adminui.audit_trail import audit_kinds, kind_choices
 
     assert audit_kinds() == ["admin.audit_verified", "decision.allow", "decision.escalate", "envelope.activated"]
     assert kind_choices() == ["admin.*", "admin.audit_verified", "decision.*", "decision.allow",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from governance.adminui import dashboard
+from adminui import dashboard
 from governance.decide import DecideInput, decide
 from governance.models import DecisionRequest
 

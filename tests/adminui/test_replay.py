@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governance.adminui.replay import replay_preview
+from adminui.replay import replay_preview
 from governance.decide import DecideInput, decide
 from governance.models import AuditEvent, DecisionRequest, Envelope
 from governance.services import envelope_compiled, envelope_validate

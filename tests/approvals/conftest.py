@@ -95,6 +95,6 @@ def _close_longpoll_connections(django_db_setup):
     """The long-poll read threads keep their DB connections; close them before the test
     database is dropped (PostgreSQL refuses to drop a database in use)."""
     yield
-    from approvals.longpoll import longpoll_close_connections
+    from api.longpoll import longpoll_close_connections
 
     longpoll_close_connections()

@@ -45,7 +45,7 @@ def strict(settings):
 
 def test_private_addresses_are_refused_by_default():
     env = {k: v for k, v in os.environ.items() if k != "AIRLOCK_CALLBACK_ALLOW_PRIVATE"}
-    env["DJANGO_SETTINGS_MODULE"] = "governance.settings"
+    env["DJANGO_SETTINGS_MODULE"] = "airlock.settings"
     out = subprocess.run(
         [sys.executable, "-c", "from django.conf import settings; print(settings.AIRLOCK_CALLBACK_ALLOW_PRIVATE)"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,

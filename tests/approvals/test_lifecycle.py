@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from api.auth import AgentPrincipal
 from approvals.eligibility import eligible_approvers, is_eligible
 from approvals.models import Escalation, Vote
 from approvals.services import approval_decide, escalation_expire, escalation_expire_due
 from approvals.signals import escalation_resolved, vote_recorded
-from governance.api.auth import AgentPrincipal
 from governance.audit import audit_verify
 from governance.errors import Conflict, InvalidInput, NotEligible, NotFound
 from governance.models import AuditEvent, DecisionRequest
@@ -216,7 +216,7 @@ def test_unknown_escalation_and_bad_input(escalate, alice, procurement):
     with pytest.raises(InvalidInput):
         approval_decide(request_id=rid, user=alice, choice="maybe")
     with pytest.raises(InvalidInput):
-        approval_decide(request_id=rid, user=alice, choice="approve", via="email")
+        approval_decide(request_id=rid, user=alice, choice="approve", via="Not a channel!")
     assert row(rid).status == "pending"
 
 

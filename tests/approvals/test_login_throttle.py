@@ -14,9 +14,9 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
+from airlock.login_throttle import cool_off_seconds
 from approvals.tokens import personal_token_create
 from governance.audit import audit_verify
-from governance.login_throttle import cool_off_seconds
 from governance.models import AuditEvent
 from tests.conftest import is_postgres
 

@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient, override_settings
 from django.utils import timezone
 
-from approvals.longpoll import parse_wait
+from api.longpoll import parse_wait
 from approvals.services import approval_decide
 from governance.models import DecisionRequest
 

@@ -11,7 +11,7 @@ import pytest
 import uvicorn
 from asgiref.sync import sync_to_async
 
-from approvals import longpoll
+from api import longpoll
 from approvals.services import approval_decide
 from tests.approvals.conftest import LARGE_ORDER
 
@@ -27,7 +27,7 @@ def server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config("governance.asgi:application", host="127.0.0.1", port=port,
+    config = uvicorn.Config("airlock.asgi:application", host="127.0.0.1", port=port,
                             log_level="warning", lifespan="off", access_log=False)
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)

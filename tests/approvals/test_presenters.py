@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from approvals.presenters import ago, format_amount, risk_level
+from webqueue.presenters import ago, format_amount, risk_level
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,7 @@ def test_approving_in_place_answers_with_the_resolved_card(escalate, alice):
 def test_denying_in_place_rejects(escalate, bob):
     rid = escalate()
     html = vote(signed_in(bob), rid, "deny", "unknown vendor").content.decode()
-    assert 'data-state="rejected"' in html and "Denied" in html
+    assert 'data-state="rejected"' in html and "Rejected" in html
     assert DecisionRequest.objects.get(pk=rid).status == "rejected"
     assert kinds(rid)[-1] == "escalation.rejected"
 

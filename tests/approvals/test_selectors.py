@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from api.auth import AgentPrincipal
 from approvals.models import Escalation
 from approvals.selectors import (
     agent_recent_history,
@@ -13,7 +14,6 @@ from approvals.selectors import (
     visible_escalation,
 )
 from approvals.services import approval_decide
-from governance.api.auth import AgentPrincipal
 from governance.models import DecisionRequest
 from tests.approvals.conftest import envelope_with
 

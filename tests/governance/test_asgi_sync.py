@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 
-from governance.asgi_sync import SyncPaths
+from airlock.asgi_sync import SyncPaths
 from governance.models import AuditEvent, DecisionRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -169,7 +169,7 @@ SHOW = (
 
 def settings_in(tmp_path: Path, **env) -> subprocess.CompletedProcess:
     child = {k: v for k, v in os.environ.items() if k not in ("AUDIT_KEY", "AUDIT_CHECKPOINT_DIR", "DATABASE_URL")}
-    child.update(AIRLOCK_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="governance.settings", **env)
+    child.update(AIRLOCK_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="airlock.settings", **env)
     return subprocess.run([sys.executable, "-c", SHOW], cwd=ROOT, env=child, capture_output=True, text=True, timeout=60)
 
 

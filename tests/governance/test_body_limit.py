@@ -1,4 +1,4 @@
-"""governance/api/body_limit.py in isolation: the ASGI and WSGI wrappers, with fake apps."""
+"""api/body_limit.py in isolation: the ASGI and WSGI wrappers, with fake apps."""
 
 import asyncio
 import io
@@ -6,7 +6,7 @@ import json
 
 from django.conf import settings
 
-from governance.api.body_limit import BodyLimitApp, BodyLimitWSGI
+from api.body_limit import BodyLimitApp, BodyLimitWSGI
 
 LIMIT = settings.AIRLOCK_MAX_BODY_BYTES
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from approvals import signals
+from governance import signals
 from governance.breaker import breaker_reset
 from governance.decide import DecideInput, decide
 from governance.errors import Conflict, NotEligible

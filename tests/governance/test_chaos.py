@@ -15,6 +15,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import Signal
 
 from approvals import signals as approval_signals
+from governance import signals as governance_signals
 from governance.chaos import (
     Expectation,
     ScenarioError,
@@ -118,7 +119,7 @@ def test_a_chaos_run_writes_nothing_and_notifies_nobody(procurement, django_capt
     def listener(sender=None, **kwargs):
         heard.append((sender, kwargs.get("signal")))
 
-    ours = [s for s in vars(approval_signals).values() if isinstance(s, Signal)]
+    ours = [s for m in (approval_signals, governance_signals) for s in vars(m).values() if isinstance(s, Signal)]
     watched = ours + [pre_save, post_save, post_delete, before_task_publish]
     for signal in watched:
         signal.connect(listener, weak=False)

@@ -108,7 +108,7 @@ def test_escalations_work_at_the_longest_allowed_ttl(make_agent):
 
 
 def test_the_escalation_ttl_setting_is_capped(monkeypatch):
-    from governance.settings import envduration
+    from airlock.settings import envduration
 
     monkeypatch.setenv("AIRLOCK_ESCALATION_TTL", "999999999d")
     with pytest.raises(ImproperlyConfigured, match="AIRLOCK_ESCALATION_TTL: '999999999d' is longer than the limit of 7d"):

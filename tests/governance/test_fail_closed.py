@@ -59,7 +59,7 @@ def test_unexpected_exception_in_the_view_is_a_json_503_deny(procurement, monkey
     def broken(**kwargs):
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr("governance.api.views.decide", broken)
+    monkeypatch.setattr("api.views.decide", broken)
     procurement.client.raise_request_exception = False
     response = procurement.decide(SMALL)
     # Never a 500 under /api/ (issue 9): the API could not evaluate, so the answer is deny.
@@ -73,7 +73,7 @@ def test_database_error_looking_up_the_token_is_a_503_deny(procurement, monkeypa
     def broken(token):
         raise OperationalError("connection timeout expired")
 
-    monkeypatch.setattr("governance.api.auth.agent_for_token", broken)
+    monkeypatch.setattr("api.auth.agent_for_token", broken)
     response = procurement.decide(SMALL)
     assert response.status_code == 503
     assert response.json()["decision"] == "deny"

@@ -55,3 +55,20 @@ def test_save_receivers_still_hear_inserted_rows(procurement):
     finally:
         post_save.disconnect(receiver, sender=DecisionRequest)
     assert heard == [True]
+
+
+def test_a_listener_does_not_change_how_the_row_is_written(procurement, monkeypatch):
+    """insert() used to fall back to save() whenever anything listened to save signals."""
+
+    def no_save(self, *args, **kwargs):
+        raise AssertionError("insert() took the save() path")
+
+    heard = []
+    monkeypatch.setattr(DecisionRequest, "save", no_save)
+    post_save.connect(_heard := lambda sender, instance, **kw: heard.append(instance.pk), sender=DecisionRequest)
+    try:
+        row = insert(request_row(procurement.agent, "listened"))
+    finally:
+        post_save.disconnect(_heard, sender=DecisionRequest)
+    assert heard == [row.pk]
+    assert DecisionRequest.objects.filter(pk=row.pk).exists()

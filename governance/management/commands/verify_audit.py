@@ -1,5 +1,7 @@
+"""verify_audit: the old name of audit_verify, kept for scripts that use it."""
+
 from governance.management.commands.audit_verify import Command as AuditVerify
 
 
 class Command(AuditVerify):
-    help = "(Alias of audit_verify.) Exit 0 if every audit chain is intact; otherwise name the first broken event."
+    help = f"Alias of audit_verify. {AuditVerify.help}"

@@ -1,2 +1,0 @@
-# The admin UI's filters live with the admin UI; Django finds tag libraries only here.
-from governance.adminui.filters import register  # noqa: F401

@@ -1,0 +1,1 @@
+"""Small helpers with no domain knowledge, for every layer. Imports nothing of the project."""

@@ -1,0 +1,1 @@
+"""The approvers' live web queue: HTMX pages, the Channels consumer, live pushes."""
