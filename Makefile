@@ -10,9 +10,10 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Airlock needs Python 3.11+")'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e './clients/python[mcp,langchain]'
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -28,3 +29,4 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/policy_eval.py
 	$(BIN)/python bench/decide_http.py
+	$(BIN)/python bench/client_overhead.py
