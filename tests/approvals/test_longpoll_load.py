@@ -2,6 +2,7 @@
 nor hold a thread or DB connection each. Numbers: bench/longpoll.py."""
 
 import asyncio
+import functools
 import socket
 import threading
 import time
@@ -96,23 +97,25 @@ def test_200_waiters_do_not_starve_other_requests(server, procurement, make_agen
 
 def test_the_asgi_front_answers_errors_like_the_api(server, procurement, make_agent):
     _, base = server
+    # httpx's default 5 s read timeout is not what this test is about (a loaded CI machine).
+    get = functools.partial(httpx.get, timeout=60)
     rid = procurement.decide(LARGE_ORDER).json()["id"]
     other = make_agent("other-bot")
     url = f"{base}/api/v1/requests/{rid}"
     mine = {"Authorization": f"Bearer {procurement.token}"}
-    assert httpx.get(url, params={"wait": 1}).status_code == 401
-    assert httpx.get(url, params={"wait": 1}, headers={"Authorization": "Bearer nope"}).status_code == 401
-    bad = httpx.get(url, params={"wait": 99}, headers=mine)
+    assert get(url, params={"wait": 1}).status_code == 401
+    assert get(url, params={"wait": 1}, headers={"Authorization": "Bearer nope"}).status_code == 401
+    bad = get(url, params={"wait": 99}, headers=mine)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
-    foreign = httpx.get(url, params={"wait": 1}, headers={"Authorization": f"Bearer {other.token}"})
+    foreign = get(url, params={"wait": 1}, headers={"Authorization": f"Bearer {other.token}"})
     assert foreign.status_code == 404
-    evil = httpx.get(url, params={"wait": 1}, headers={**mine, "Host": "evil.example"})
+    evil = get(url, params={"wait": 1}, headers={**mine, "Host": "evil.example"})
     assert evil.status_code == 400
-    done = httpx.get(url, params={"wait": 1}, headers=mine)
+    done = get(url, params={"wait": 1}, headers=mine)
     assert done.status_code == 200 and done.json() == procurement.get(f"/api/v1/requests/{rid}").json()
     assert done.headers["x-content-type-options"] == "nosniff"
     # Without wait, Django (the DRF view) answers as before.
-    assert httpx.get(url, headers=mine).json()["status"] == "pending"
+    assert get(url, headers=mine).json()["status"] == "pending"
 
 
 def test_a_waiter_that_hangs_up_stops_waiting(server, procurement):
