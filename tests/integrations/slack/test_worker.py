@@ -63,4 +63,9 @@ def test_slack_outage_during_an_escalation(worker, slack, procurement, people):
     assert buttons(message.blocks) == []
     assert "*Approved* by alice (web)" in texts(message.blocks)
     assert len(slack.calls_to("chat.postMessage", ok_only=True)) == 1
-    assert SlackMessage.objects.get(pk=request_id).ts == message.ts
+    # The worker saves the message's ts right after Slack answers the post: wait for that
+    # commit rather than racing it.
+    slack.wait_for(
+        lambda: SlackMessage.objects.filter(pk=request_id, ts=message.ts).exists(),
+        what="the message reference saved with Slack's ts",
+    )
