@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from api.auth import AgentTokenAuthentication, IsPerson, PersonalTokenAuthentication
 from api.serializers import (
+    BoundedObjectField,
     ErrorSerializer,
     RequestOutputSerializer,
     StrictCharField,
@@ -25,6 +26,12 @@ from governance.representations import request_json
 class ApprovalInputSerializer(StrictSerializer):
     comment = StrictCharField(required=False, allow_blank=True, max_length=MAX_COMMENT, default="",
                               trim_whitespace=False)
+
+
+class ApproveInputSerializer(ApprovalInputSerializer):
+    params = BoundedObjectField(required=False, default=None, allow_null=True,
+                                help_text="Approve with edits: these params instead of the asked ones. "
+                                "They must pass the capability's params_schema and deny_when (else 400 edit_denied).")
 
 
 class QuorumSerializer(serializers.Serializer):
@@ -54,10 +61,11 @@ def outcome_json(outcome: Outcome) -> dict:
 def _schema(choice: str):
     return extend_schema(
         operation_id=f"escalation_{choice}",
-        request=ApprovalInputSerializer,
+        request=ApproveInputSerializer if choice == "approve" else ApprovalInputSerializer,
         responses={
             200: OpenApiResponse(ApprovalOutputSerializer, description="the vote counted"),
-            400: OpenApiResponse(ErrorSerializer, description="malformed body"),
+            400: OpenApiResponse(ErrorSerializer, description="malformed body; comment_required (risk at or above "
+                                 "the envelope's comment_required_at_risk)" + ("; edit_denied" if choice == "approve" else "")),
             401: OpenApiResponse(ErrorSerializer, description="no or bad credentials"),
             403: OpenApiResponse(ErrorSerializer, description="not eligible, an agent token, or CSRF failure"),
             404: OpenApiResponse(ErrorSerializer, description="no such escalation"),
@@ -74,11 +82,12 @@ def _schema(choice: str):
 
 
 def _vote(request: Request, request_id, choice: str) -> Response:
-    serializer = ApprovalInputSerializer(data=request.data)
+    serializer = (ApproveInputSerializer if choice == "approve" else ApprovalInputSerializer)(data=request.data)
     serializer.is_valid(raise_exception=True)
     outcome = approval_decide(
         request_id=request_id, user=request.user, choice=choice,
         comment=serializer.validated_data["comment"], via="api",
+        params=serializer.validated_data.get("params"),
     )
     return Response(outcome_json(outcome))
 

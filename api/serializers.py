@@ -148,6 +148,7 @@ class RequestOutputSerializer(DecisionOutputSerializer):
     decided_by = serializers.ListField(child=serializers.CharField())
     decided_at = serializers.DateTimeField(allow_null=True)
     comment = serializers.CharField(allow_blank=True)
+    approved_params = serializers.JSONField(allow_null=True)
 
 
 class VerifyInputSerializer(StrictSerializer):

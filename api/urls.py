@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api import escalations, longpoll, views
+from api import escalations, inbox, longpoll, views
 
 urlpatterns = [
     path("decide", views.decide_view, name="decide"),
@@ -11,6 +11,8 @@ urlpatterns = [
     path("verify", views.verify_view, name="verify"),
     path("escalations/<uuid:request_id>/approve", escalations.approve_view, name="escalation-approve"),
     path("escalations/<uuid:request_id>/deny", escalations.deny_view, name="escalation-deny"),
+    path("escalations/<uuid:request_id>/extend", inbox.extend_view, name="escalation-extend"),
+    path("escalations/batch", inbox.batch_view, name="escalation-batch"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

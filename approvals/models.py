@@ -17,6 +17,8 @@ class Escalation(models.Model):
     deadline = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # How far approvers have pushed the deadline out in total (capped by max_extension).
+    extended_seconds = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"escalation {self.request_id}"
@@ -34,6 +36,8 @@ class Vote(models.Model):
     choice = models.CharField(max_length=8, choices=Choice.choices)
     comment = models.TextField(blank=True)
     via = models.CharField(max_length=16, default="web")
+    # Approve with edits: the params this person approved instead of the asked ones.
+    params = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from approvals import vote_checks
 from approvals.eligibility import is_eligible
 from approvals.models import Escalation, EscalationGroup, Vote
 from approvals.signals import (
@@ -25,6 +26,7 @@ from approvals.signals import (
 )
 from governance.actors import audit_actor
 from governance.audit import audit_record
+from governance.canonical import action_digest
 from governance.errors import Conflict, InvalidInput, NotEligible, NotFound
 from governance.locks import lock_agent, lock_escalation
 from governance.models import DecisionRequest
@@ -100,7 +102,8 @@ class _PastDeadline(Exception):
 
 
 def approval_decide(
-    *, request_id, user, choice: str, comment: str = "", via: str = "web", now: datetime | None = None
+    *, request_id, user, choice: str, comment: str = "", via: str = "web", now: datetime | None = None,
+    params: dict | None = None,
 ) -> Outcome:
     """Record one eligible person's vote: any deny rejects at once, quorum approvals approve.
 
@@ -108,6 +111,9 @@ def approval_decide(
     superusers are eligible for all; agents never), Conflict (409) with code "already_decided"
     when the request is no longer pending (including past its deadline) or "already_voted"
     when this person has voted before.
+
+    `params` approves with edits (vote_checks.edited_params). The envelope's approver rules
+    apply on every channel (vote_checks.vote_rules_check: 400 comment_required, 403 web_only).
     """
     if choice not in CHOICES:
         raise InvalidInput(f"choice must be one of {', '.join(CHOICES)}")
@@ -117,7 +123,7 @@ def approval_decide(
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"comment longer than {MAX_COMMENT} characters")
     try:
-        return _vote(request_id, user, choice, comment, via, now)
+        return _vote(request_id, user, choice, comment, via, now, params)
     except _PastDeadline:
         # Persist the expiry now rather than waiting for the sweep; the voter lost either way.
         escalation_expire(request_id=request_id, now=now)
@@ -132,7 +138,7 @@ def _joined_comment(votes: list[Vote]) -> str:
 
 
 @transaction.atomic
-def _vote(request_id, user, choice: str, comment: str, via: str, now: datetime | None) -> Outcome:
+def _vote(request_id, user, choice: str, comment: str, via: str, now: datetime | None, params=None) -> Outcome:
     escalation = _locked_escalation(request_id)
     now = now or timezone.now()  # read after the lock: a waiter votes at the time it gets in
     request = escalation.request
@@ -145,8 +151,12 @@ def _vote(request_id, user, choice: str, comment: str, via: str, now: datetime |
         raise _PastDeadline
     if Vote.objects.filter(escalation=escalation, user=user).exists():
         raise Conflict("already voted: a person counts once", code="already_voted")
+    vote_checks.vote_rules_check(request, comment=comment, via=via)
+    edit = vote_checks.edited_params(request, choice=choice, params=params)
+    if choice == Vote.Choice.APPROVE:
+        vote_checks.same_params_check(escalation, edit)
 
-    vote = Vote.objects.create(escalation=escalation, user=user, choice=choice, comment=comment, via=via)
+    vote = Vote.objects.create(escalation=escalation, user=user, choice=choice, comment=comment, via=via, params=edit)
     approvals = list(
         escalation.votes.filter(choice=Vote.Choice.APPROVE).select_related("user").order_by("created_at", "id")
     )
@@ -154,7 +164,8 @@ def _vote(request_id, user, choice: str, comment: str, via: str, now: datetime |
     audit_record(
         kind="escalation.vote", actor=actor, agent=request.agent, request_id=request.id, at=now,
         payload={"choice": choice, "via": via, "comment": comment,
-                 "approvals": len(approvals), "quorum": escalation.quorum},
+                 "approvals": len(approvals), "quorum": escalation.quorum,
+                 **({"params": edit} if edit is not None else {})},
     )
     if choice == Vote.Choice.DENY:
         status, decided_by, final_comment = DecisionRequest.Status.REJECTED, [user.get_username()], comment
@@ -166,8 +177,11 @@ def _vote(request_id, user, choice: str, comment: str, via: str, now: datetime |
         status = PENDING
 
     if status != PENDING:
+        # Approved with edits (every approval carries the same edit: same_params_check).
+        approved = approvals[0].params if status == DecisionRequest.Status.APPROVED else None
+        edits = {"approved_params": approved, "approved_digest": action_digest(request.action, request.resource, approved)} if approved is not None else {}
         updated = DecisionRequest.objects.filter(pk=request.pk, status=PENDING).update(
-            status=status, decided_at=now, decided_by=decided_by, comment=final_comment
+            status=status, decided_at=now, decided_by=decided_by, comment=final_comment, **edits
         )
         if updated != 1:  # cannot happen while the row lock holds; never overwrite an outcome
             raise Conflict("already decided", code="already_decided")
@@ -175,7 +189,7 @@ def _vote(request_id, user, choice: str, comment: str, via: str, now: datetime |
         audit_record(
             kind=f"escalation.{status}", actor=actor, agent=request.agent, request_id=request.id, at=now,
             payload={"decided_by": decided_by, "via": via, "comment": final_comment,
-                     "approvals": len(approvals), "quorum": escalation.quorum},
+                     "approvals": len(approvals), "quorum": escalation.quorum, **edits},
         )
         send_after_commit(escalation_resolved, request_id=str(request.pk), status=status)
     else:

@@ -9,7 +9,7 @@ from django.dispatch import Signal
 
 from governance.signals import send_after_commit as governance_send_after_commit
 
-__all__ = ["escalation_opened", "escalation_resolved", "send_after_commit", "vote_recorded"]
+__all__ = ["escalation_extended", "escalation_opened", "escalation_resolved", "send_after_commit", "vote_recorded"]
 
 # kwargs: request_id (uuid str)
 escalation_opened = Signal()
@@ -17,6 +17,8 @@ escalation_opened = Signal()
 vote_recorded = Signal()
 # kwargs: request_id, status ("approved" | "rejected" | "expired")
 escalation_resolved = Signal()
+# kwargs: request_id — an approver pushed the deadline out (new expires_at)
+escalation_extended = Signal()
 
 
 def send_after_commit(signal: Signal, **kwargs) -> None:

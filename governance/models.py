@@ -132,6 +132,10 @@ class DecisionRequest(models.Model):
     comment = models.TextField(blank=True)
     # Set when /verify consumes a single-use approval.
     used_at = models.DateTimeField(null=True, blank=True)
+    # Approve with edits: the params the approvers approved instead of the asked ones, and
+    # their digest (what /verify then accepts). NULL / "" when approved as asked.
+    approved_params = models.JSONField(null=True, blank=True)
+    approved_digest = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [

@@ -49,7 +49,8 @@ def request_verify(*, agent: Agent, request_id, action: str, resource: str, para
     if row is None:
         return Verdict(False, "unknown", "no such request for this agent")
     status = effective_status(row)
-    if action_digest(action, resource, params) != row.digest:
+    # Approved with edits: exactly the approved params hold, the asked ones no longer do.
+    if action_digest(action, resource, params) != (row.approved_digest or row.digest):
         verdict = Verdict(False, status, "digest_mismatch: this is not the action that was decided")
     elif status not in ("allowed", "approved"):
         verdict = Verdict(False, status, f"not allowed: request is {status}")

@@ -17,7 +17,12 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
 
-from approvals.signals import escalation_opened, escalation_resolved, vote_recorded
+from approvals.signals import (
+    escalation_extended,
+    escalation_opened,
+    escalation_resolved,
+    vote_recorded,
+)
 from governance.signals import Receivers, breaker_reset, breaker_tripped
 from webqueue import cards
 
@@ -52,6 +57,10 @@ def _resolved(sender, request_id, **kwargs) -> None:
     broadcast("resolved", request_id=str(request_id))
 
 
+def _extended(sender, request_id, **kwargs) -> None:
+    broadcast("extended", request_id=str(request_id))
+
+
 def _breakers(sender, **kwargs) -> None:
     broadcast("breakers")
 
@@ -60,6 +69,7 @@ RECEIVERS: Receivers = [
     (escalation_opened, _opened, "live.opened"),
     (vote_recorded, _vote, "live.vote"),
     (escalation_resolved, _resolved, "live.resolved"),
+    (escalation_extended, _extended, "live.extended"),
     (breaker_tripped, _breakers, "live.breaker_tripped"),
     (breaker_reset, _breakers, "live.breaker_reset"),
 ]
@@ -102,6 +112,6 @@ def render_event(user_id: int, session_key: str | None, message: dict) -> Push:
         if card.my_vote:  # their own vote from another tab, Slack or the API
             html += render_to_string(f"{TEMPLATE}#actions", {"card": card, "actions_oob": True})
         return Push(html)
-    if event == "resolved":
+    if event in ("resolved", "extended"):  # extended: the new deadline and countdown
         return Push(render_to_string(f"{TEMPLATE}#card", {"card": card, "card_oob": True}))
     return Push()

@@ -38,6 +38,14 @@ _rule = {
     ]
 }
 _groups = {"type": "array", "items": {"type": "string", "minLength": 1}}
+# Approver safety (docs/inbox.md), on the envelope and overridable per capability: a comment
+# is required at or above one risk; at or above the other, no vote through a channel (Slack,
+# email), only on the escalation's page or the API; how far approvers may push a deadline.
+_approver_rules = {
+    "comment_required_at_risk": {"type": "number", "minimum": 0, "maximum": 1},
+    "web_only_at_risk": {"type": "number", "minimum": 0, "maximum": 1},
+    "max_extension": _duration,
+}
 
 ENVELOPE_SCHEMA = {
     "type": "object",
@@ -53,6 +61,7 @@ ENVELOPE_SCHEMA = {
         "escalation_ttl": _duration,
         "risk_threshold": {"type": "number", "minimum": 0, "maximum": 1},
         "slack_channel": {"type": "string"},
+        **_approver_rules,
         "breaker": {
             "type": "object",
             "required": ["violations", "window"],
@@ -106,6 +115,7 @@ ENVELOPE_SCHEMA = {
                     "quorum": {"type": "integer", "minimum": 1, "maximum": 20},
                     "approvers": _groups,
                     "escalation_ttl": _duration,
+                    **_approver_rules,
                 },
             },
         },
@@ -260,6 +270,8 @@ def compile_envelope(document: Any, *, version: int | None = None, default_ttl: 
     approvers = tuple(document.get("approvers", ()))
     quorum = document.get("quorum", 1)
     ttl = _seconds(document["escalation_ttl"], "escalation_ttl", MAX_ESCALATION_TTL) if "escalation_ttl" in document else default_ttl
+    if "max_extension" in document:
+        _seconds(document["max_extension"], "max_extension", MAX_ESCALATION_TTL)
     breaker = document.get("breaker")
     if breaker:
         breaker = {"violations": breaker["violations"], "window": _seconds(breaker["window"], "breaker.window")}
@@ -274,6 +286,8 @@ def compile_envelope(document: Any, *, version: int | None = None, default_ttl: 
             except SchemaError as exc:
                 raise EnvelopeError(f"{where}.params_schema", f"not a valid JSON Schema: {exc.message}") from None
             validator = Draft202012Validator(cap["params_schema"])
+        if "max_extension" in cap:
+            _seconds(cap["max_extension"], f"{where}.max_extension", MAX_ESCALATION_TTL)
         hours = None
         if "hours" in cap:
             try:

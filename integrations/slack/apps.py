@@ -24,7 +24,8 @@ class SlackConfig(ChannelConfig):
         # Every change of an escalation must reach its message; the sweep re-sends lost syncs.
         outbox_register(Outbox(
             kind=DELIVERY_KIND,
-            signals=(signals.escalation_opened, signals.vote_recorded, signals.escalation_resolved),
+            signals=(signals.escalation_opened, signals.vote_recorded, signals.escalation_resolved,
+                     signals.escalation_extended),
             send=slack_escalation_sync.delay,
             enabled=lambda: settings.SLACK_ENABLED,
         ))

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from approvals.models import Escalation, Vote
 from approvals.outcomes import outcome_word
+from approvals.rules import escalation_url
 from governance.decide import effective_status
 from governance.models import Agent
 from integrations.slack.client import ACTION_APPROVE, ACTION_DENY
@@ -187,10 +188,13 @@ def escalation_message(
             "elements": [mrkdwn(f"_Agent's reasoning{source}:_ {code(context['reasoning'], 1700)}")],
         })
     groups = ", ".join(escalation.approver_groups or []) or "staff only"
+    # The escalation's permanent page (votes, audit, history); Slack links need an absolute URL.
+    url = escalation_url(request.id)
+    page = f" · <{url}|open in Airlock>" if url.startswith("http") else ""
     blocks.append({
         "type": "context",
         "elements": [mrkdwn(cut(
-            f"Deadline {slack_date(escalation.deadline)} · approvers: {escape(groups)} · request {code(request.id)}", 1900
+            f"Deadline {slack_date(escalation.deadline)} · approvers: {escape(groups)} · request {code(request.id)}{page}", 1900
         ))],
     })
     if status == "pending":

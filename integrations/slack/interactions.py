@@ -15,7 +15,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from approvals.models import ApproverProfile
+from approvals.rules import escalation_url
 from approvals.services import approval_decide
+from approvals.vote_checks import CommentRequired, WebOnly
 from governance.errors import Conflict, NotEligible, NotFound
 from governance.models import DecisionRequest
 from integrations.slack import client
@@ -120,6 +122,14 @@ def click_decide(click: Click, user) -> tuple[str, str | None]:
         return "not_eligible", NOT_ELIGIBLE
     except NotFound:
         return "not_found", NOT_FOUND
+    except (WebOnly, CommentRequired) as exc:
+        # The envelope wants this one answered on its page (high risk, or a comment Slack's
+        # buttons cannot carry): nothing was recorded; send the person there.
+        url = escalation_url(click.request_id)
+        link = f"<{url}|the escalation's page>" if url.startswith("http") else f"the escalation's page ({url})"
+        why = ("its risk is too high to answer from Slack" if exc.code == "web_only"
+               else "at this risk a vote needs a comment, which a button cannot carry")
+        return exc.code, f"Not recorded: {why}. Answer it on {link}."
     except Conflict as exc:
         return exc.code, ALREADY_VOTED if exc.code == "already_voted" else already_decided_text(click.request_id)
     return ("resolved" if outcome.resolved else "counted"), None

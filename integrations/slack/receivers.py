@@ -19,6 +19,7 @@ RECEIVERS: Receivers = [
     (signals.escalation_opened, on_escalation_changed, "slack.escalation_opened"),
     (signals.vote_recorded, on_escalation_changed, "slack.vote_recorded"),
     (signals.escalation_resolved, on_escalation_changed, "slack.escalation_resolved"),
+    (signals.escalation_extended, on_escalation_changed, "slack.escalation_extended"),
     (breaker_tripped, on_breaker_tripped, "slack.breaker_tripped"),
 ]
 
