@@ -15,6 +15,17 @@
   var LEAVE_AFTER_MS = 5000;
   var URGENT_MS = 2 * 60 * 1000;
   var arrivals = [];  // ids of pushed cards to highlight once they are in place
+  var onPage = root.dataset.page === "escalation";  // an escalation's own page: one card, stays
+  var liveInserts = root.dataset.liveInserts === "1";  // filtered or later pages: say "new", do not insert
+  var opened = {};  // ids of rows expanded by this person, kept open across server swaps
+  var countEl = document.getElementById("queue-count");
+  // The badge is the true total (every page); rows on this page change it as they come and go.
+  var offPage = countEl ? Number(countEl.dataset.total || 0) - pendingOnPage() : 0;
+
+  function pendingOnPage() {
+    return Array.prototype.filter.call(document.querySelectorAll("#queue-list > article.esc"),
+      function (c) { return c.dataset.state === "pending"; }).length;
+  }
 
   function now() { return Date.now() + skew; }
   function deadline(card) { return Date.parse(card.dataset.deadline); }
@@ -73,7 +84,7 @@
 
   // Resolved cards show their outcome for a moment, then leave.
   function scheduleLeaving(card) {
-    if (card.dataset.leaving) return;
+    if (onPage || card.dataset.leaving) return;
     card.dataset.leaving = "1";
     setTimeout(function () {
       card.classList.add("leaving");
@@ -101,13 +112,85 @@
       // Rendered by the server as resolved (its push or a POST answer): let it go.
       else if (card.dataset.final === "1") scheduleLeaving(card);
     });
-    var count = document.getElementById("queue-count");
-    if (count) count.textContent = String(pending);
+    var total = Math.max(0, offPage + pending);
+    if (countEl) countEl.textContent = String(total);
     var empty = document.getElementById("queue-empty");
     if (empty) empty.hidden = cards().length > 0;
-    document.title = pending ? "(" + pending + ") " + baseTitle : baseTitle;
+    if (!onPage) document.title = total ? "(" + total + ") " + baseTitle : baseTitle;
+    cards().forEach(function (card) {
+      if (onPage || opened[card.id]) expand(card, true);
+    });
     tick();
   }
+
+  // Rows: one line each; expanded in place on demand (click, Enter), the whole page on "o".
+  function expand(card, open) {
+    var body = card.querySelector(".esc-body");
+    var toggle = card.querySelector(".esc-toggle");
+    if (!body) return;
+    body.hidden = !open;
+    card.classList.toggle("open", open);
+    if (toggle) toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) opened[card.id] = true; else delete opened[card.id];
+  }
+  list.addEventListener("click", function (evt) {
+    var toggle = evt.target.closest ? evt.target.closest(".esc-toggle") : null;
+    if (!toggle) return;
+    var card = toggle.closest("article.esc");
+    if (!onPage) expand(card, card.querySelector(".esc-body").hidden);
+  });
+
+  // Approve asks first when the server says so (large amount or high risk): the amount is
+  // in the question. htmx:confirm fires before every request; only marked buttons ask.
+  document.body.addEventListener("htmx:confirm", function (evt) {
+    var trigger = evt.detail.triggeringEvent;
+    var button = trigger && trigger.submitter;
+    var question = button && button.dataset ? button.dataset.confirm : "";
+    if (!question) return;
+    evt.preventDefault();
+    if (window.confirm(question)) evt.detail.issueRequest(true);
+  });
+  var batch = document.getElementById("batch-form");
+  if (batch) batch.addEventListener("submit", function (evt) {
+    var picked = document.querySelectorAll("#queue-list input.pick:checked").length;
+    var choice = evt.submitter ? evt.submitter.value : "";
+    if (!picked) { evt.preventDefault(); window.alert("Select escalations first (x, or the boxes)."); return; }
+    if (!window.confirm((choice === "approve" ? "Approve " : "Deny ") + picked + " selected escalation" + (picked > 1 ? "s" : "") + "?")) evt.preventDefault();
+  });
+
+  // Keyboard: j/k next/previous row, Enter expands (the row is a button), o opens the page,
+  // a/d approve/deny the focused row (always after a confirmation), x selects it.
+  function focusedCard() {
+    var el = document.activeElement;
+    return el && el.closest ? el.closest("#queue-list > article.esc") : null;
+  }
+  document.addEventListener("keydown", function (evt) {
+    if (onPage || evt.altKey || evt.ctrlKey || evt.metaKey) return;
+    var tag = (evt.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "textarea" || tag === "select") return;
+    var all = cards(), card = focusedCard(), i = all.indexOf(card);
+    var key = evt.key;
+    if (key === "j" || key === "k") {
+      var next = all[key === "j" ? Math.min(all.length - 1, i + 1) : Math.max(0, i - 1)] || all[0];
+      if (next) next.querySelector(".esc-toggle").focus();
+      evt.preventDefault();
+    } else if (card && key === "o") {
+      var link = card.querySelector(".esc-open");
+      if (link) window.location.href = link.href;
+    } else if (card && key === "x") {
+      var pick = card.querySelector("input.pick");
+      if (pick) pick.checked = !pick.checked;
+    } else if (card && (key === "a" || key === "d")) {
+      var button = card.querySelector(key === "a" ? ".btn-approve" : ".btn-deny");
+      if (!button || button.disabled) return;
+      expand(card, true);
+      evt.preventDefault();
+      var what = key === "a" ? (button.dataset.confirm || button.textContent.trim() + "?") : "Deny " + card.querySelector(".action").textContent + " by " + card.querySelector(".agent").textContent + "?";
+      if (!window.confirm(what)) return;
+      var form = button.form;
+      if (window.htmx) htmx.ajax("POST", form.getAttribute("hx-post"), { source: form, target: "#" + card.id, swap: "outerHTML", values: { choice: button.value, comment: form.querySelector(".comment").value } });
+    }
+  });
 
   function setLive(state, text) {
     var live = document.getElementById("live");
@@ -123,7 +206,12 @@
     var incoming = fragment.querySelector ? fragment.querySelector("article.esc") : null;
     if (!incoming) return;
     if (document.getElementById(incoming.id)) evt.detail.shouldSwap = false;
-    else arrivals.push(incoming.id);
+    else if (onPage || !liveInserts) {
+      // Filtered, a later page, or an escalation's page: say so instead of inserting.
+      evt.detail.shouldSwap = false;
+      var notice = document.getElementById("queue-new");
+      if (notice) notice.hidden = false;
+    } else arrivals.push(incoming.id);
   });
 
   // A vote that did not reach the server, or failed there, must never look recorded.
@@ -138,7 +226,12 @@
       flash.setAttribute("role", "alert");
       actions.insertBefore(flash, actions.firstChild);
     }
-    flash.textContent = "Not recorded: the server could not be reached or failed. Try again.";
+    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    if (status === 401) {
+      flash.innerHTML = 'Not recorded — sign in again. <a href="/accounts/login/?next=' + encodeURIComponent(location.pathname) + '">Sign in</a>';
+    } else {
+      flash.textContent = "Not recorded: the server could not be reached or failed. Try again.";
+    }
   }
   document.body.addEventListener("htmx:sendError", voteFailed);
   document.body.addEventListener("htmx:responseError", voteFailed);
@@ -150,7 +243,7 @@
   document.body.addEventListener("htmx:wsOpen", function () {
     setLive("open", "Live");
     // Catch up on whatever happened while the socket was not listening (page load, outage).
-    if (window.htmx) htmx.ajax("GET", root.dataset.cardsUrl, { target: "#queue-list", swap: "innerHTML" });
+    if (window.htmx && root.dataset.cardsUrl) htmx.ajax("GET", root.dataset.cardsUrl, { target: "#queue-list", swap: "innerHTML" });
   });
   document.body.addEventListener("htmx:wsClose", function (evt) {
     var code = evt.detail && evt.detail.event ? evt.detail.event.code : 0;

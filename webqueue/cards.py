@@ -5,11 +5,13 @@ the same however it reached the browser, and nobody is shown a card they may not
 """
 
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.db import connection
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
+from approvals.inbox import InboxFilter, inbox_choices, inbox_pending
 from approvals.models import Escalation, Vote
 from approvals.selectors import (
     pending_escalations,
@@ -17,6 +19,7 @@ from approvals.selectors import (
     visible_escalation,
 )
 from governance.models import Agent, DecisionRequest
+from webqueue import impact
 from webqueue.presenters import Card, card_for
 
 # Enough to work through at 3 AM; more urgent ones arrive live. Each card is ~4 KB of HTML
@@ -57,11 +60,14 @@ def _histories(escalations: list[Escalation]) -> dict[int, list[DecisionRequest]
 def _cards(user, escalations: list[Escalation], now: datetime) -> list[Card]:
     histories = _histories(escalations)
     return [
-        card_for(
-            e,
-            user=user,
-            history=[r for r in histories[e.request.agent_id] if r.pk != e.pk][:HISTORY_SIZE],
-            now=now,
+        impact.annotate(
+            card_for(
+                e,
+                user=user,
+                history=[r for r in histories[e.request.agent_id] if r.pk != e.pk][:HISTORY_SIZE],
+                now=now,
+            ),
+            e.request,
         )
         for e in escalations
     ]
@@ -72,6 +78,38 @@ def pending_cards(user, *, limit: int = PAGE_SIZE, now: datetime | None = None) 
     now = now or timezone.now()
     escalations = list(pending_escalations(user, limit=limit, now=now).prefetch_related(VOTES))
     return _cards(user, escalations, now)
+
+
+def inbox_page(user, query, *, now: datetime | None = None) -> dict:
+    """One page of the inbox for this person: filters and search from the query string, the
+    true total of what matches, and the cards of the requested page."""
+    now = now or timezone.now()
+    f = InboxFilter.from_query(query)
+    try:
+        number = max(1, min(int(query.get("page", "1")), 100_000))
+    except (TypeError, ValueError):
+        number = 1
+    queryset = inbox_pending(user, f, now=now)
+    total = queryset.count()
+    pages = max(1, -(-total // PAGE_SIZE))
+    number = min(number, pages)
+    start = (number - 1) * PAGE_SIZE
+    escalations = list(queryset[start:start + PAGE_SIZE].prefetch_related(VOTES))
+    params = {k: v for k, v in (("agent", f.agent), ("action", f.action), ("risk", f.risk), ("group", f.group),
+                                ("mine", "1" if f.mine else ""), ("q", f.q)) if v}
+    return {
+        "cards": _cards(user, escalations, now),
+        "total": total,
+        "filter": f,
+        "filtered": f.active,
+        "page_number": number,
+        "pages": pages,
+        "first_shown": start + 1 if total else 0,
+        "last_shown": start + len(escalations),
+        "query": urlencode(params),
+        "live_inserts": not f.active and number == 1,
+        "choices": inbox_choices(user),
+    }
 
 
 def card(user, request_id, *, now: datetime | None = None) -> Card | None:

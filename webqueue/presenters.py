@@ -144,6 +144,25 @@ class Card:
     can_vote: bool = True
     message: str = ""
     message_kind: str = ""
+    # Impact in words (webqueue/impact.py, filled in by cards.py): why a human is asked, the
+    # reasons as sentences with their rule codes, changes as from -> to, and whether Approve
+    # asks for confirmation first.
+    why: str = ""
+    reason_lines: list[tuple[str, str]] = field(default_factory=list)
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+    confirm: str = ""
+
+    @property
+    def headline(self) -> str:
+        return self.amount or self.resource
+
+    @property
+    def top_reason(self) -> str:
+        return self.reason_lines[0][0] if self.reason_lines else ""
+
+    @property
+    def key_factors(self) -> list[tuple[str, str, str]]:
+        return self.risk_factors[:3]
 
     @property
     def dom_id(self) -> str:

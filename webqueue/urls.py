@@ -1,9 +1,13 @@
 from django.urls import path
 
-from webqueue import views
+from webqueue import inbox_views, views
 
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("queue/cards", views.queue_cards, name="queue-cards"),
     path("escalations/<uuid:request_id>/vote", views.escalation_vote, name="escalation-vote"),
+    path("escalations/<uuid:request_id>/", inbox_views.escalation_detail, name="escalation-detail"),
+    path("escalations/<uuid:request_id>/extend", inbox_views.escalation_extend_form, name="escalation-extend-form"),
+    path("escalations/batch", inbox_views.escalation_batch_form, name="escalation-batch-form"),
+    path("decided/", inbox_views.decided, name="decided"),
 ]

@@ -16,18 +16,19 @@ from django.views.decorators.http import require_GET, require_POST
 from approvals import services
 from approvals.models import Vote
 from governance.errors import AirlockError, Conflict, InvalidInput, NotEligible, NotFound
+from governance.models import DecisionRequest
 from shared.http import HtmxHttpRequest
 from webqueue import cards
+from webqueue.inbox_views import edited_params_from_post, person_required
 
 WS_PATH = "/ws/queue/"
 MAX_COMMENT = 2000
 
 
 def _queue_context(request: HttpRequest) -> dict:
-    found = cards.pending_cards(request.user, limit=cards.PAGE_SIZE + 1)
+    inbox = cards.inbox_page(request.user, request.GET)
     return {
-        "cards": found[: cards.PAGE_SIZE],
-        "truncated": len(found) > cards.PAGE_SIZE,
+        **inbox,
         "breakers": cards.breaker_trips(),
         "now_iso": timezone.now().isoformat().replace("+00:00", "Z"),
         "ws_path": WS_PATH,
@@ -56,7 +57,12 @@ def _vote(request: HttpRequest, request_id: UUID) -> tuple[int, str, str]:
             raise InvalidInput("choose approve or deny")
         if len(comment) > MAX_COMMENT:
             raise InvalidInput(f"comment longer than {MAX_COMMENT} characters")
-        services.approval_decide(request_id=request_id, user=request.user, choice=choice, comment=comment, via="web")
+        params = None
+        if request.POST.get("edit") == "1":  # approve with edits (the escalation's page)
+            original = DecisionRequest.objects.filter(pk=request_id).values_list("params", flat=True).first()
+            params = edited_params_from_post(request.POST, original if isinstance(original, dict) else {})
+        services.approval_decide(request_id=request_id, user=request.user, choice=choice, comment=comment,
+                                 via="web", params=params)
     except Conflict as exc:
         return exc.status, f"Already decided: {exc.message}", "warn"
     except NotEligible as exc:
@@ -69,7 +75,7 @@ def _vote(request: HttpRequest, request_id: UUID) -> tuple[int, str, str]:
 
 
 @require_POST
-@login_required
+@person_required
 def escalation_vote(request: HtmxHttpRequest, request_id: UUID) -> HttpResponse:
     """Approve or deny in place; answers with the card as it now stands."""
     status, message, kind = _vote(request, request_id)
@@ -77,6 +83,8 @@ def escalation_vote(request: HtmxHttpRequest, request_id: UUID) -> HttpResponse:
         # Without JavaScript the form posts normally: back to the queue with a message.
         if message:
             messages.add_message(request, messages.WARNING if status == 409 else messages.ERROR, message)
+        if request.POST.get("return") == "page":
+            return redirect("escalation-detail", request_id=request_id)
         return redirect("queue")
     card = cards.card(request.user, request_id)
     if card is None:
