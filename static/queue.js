@@ -18,6 +18,8 @@
   var onPage = root.dataset.page === "escalation";  // an escalation's own page: one card, stays
   var liveInserts = root.dataset.liveInserts === "1";  // filtered or later pages: say "new", do not insert
   var opened = {};  // ids of rows expanded by this person, kept open across server swaps
+  var picked = {};  // ids of rows selected for a batch, kept across server swaps (resyncs)
+  var focusedId = null;  // the row the keyboard is on, refocused when a resync replaces it
   var countEl = document.getElementById("queue-count");
   // The badge is the true total (every page); rows on this page change it as they come and go.
   var offPage = countEl ? Number(countEl.dataset.total || 0) - pendingOnPage() : 0;
@@ -119,7 +121,14 @@
     if (!onPage) document.title = total ? "(" + total + ") " + baseTitle : baseTitle;
     cards().forEach(function (card) {
       if (onPage || opened[card.id]) expand(card, true);
+      var pick = card.querySelector("input.pick");
+      if (pick) pick.checked = !!picked[card.id];
     });
+    var active = document.activeElement;
+    if (focusedId && (!active || active === document.body)) {
+      var again = document.getElementById(focusedId);
+      if (again && again.querySelector(".esc-toggle")) again.querySelector(".esc-toggle").focus();
+    }
     tick();
   }
 
@@ -133,6 +142,15 @@
     if (toggle) toggle.setAttribute("aria-expanded", open ? "true" : "false");
     if (open) opened[card.id] = true; else delete opened[card.id];
   }
+  list.addEventListener("focusin", function (evt) {
+    var card = evt.target.closest ? evt.target.closest("article.esc") : null;
+    if (card && evt.target.classList.contains("esc-toggle")) focusedId = card.id;
+  });
+  list.addEventListener("change", function (evt) {
+    if (!evt.target.classList.contains("pick")) return;
+    var card = evt.target.closest("article.esc");
+    if (evt.target.checked) picked[card.id] = true; else delete picked[card.id];
+  });
   list.addEventListener("click", function (evt) {
     var toggle = evt.target.closest ? evt.target.closest(".esc-toggle") : null;
     if (!toggle) return;
@@ -179,7 +197,10 @@
       if (link) window.location.href = link.href;
     } else if (card && key === "x") {
       var pick = card.querySelector("input.pick");
-      if (pick) pick.checked = !pick.checked;
+      if (pick) {
+        pick.checked = !pick.checked;
+        if (pick.checked) picked[card.id] = true; else delete picked[card.id];
+      }
     } else if (card && (key === "a" || key === "d")) {
       var button = card.querySelector(key === "a" ? ".btn-approve" : ".btn-deny");
       if (!button || button.disabled) return;
@@ -236,6 +257,10 @@
   document.body.addEventListener("htmx:sendError", voteFailed);
   document.body.addEventListener("htmx:responseError", voteFailed);
 
+  // The catch-up fetch after a (re)connect has landed (tests wait for it before typing keys).
+  document.body.addEventListener("htmx:afterSettle", function (evt) {
+    if (evt.detail.target === list) root.dataset.synced = "1";
+  });
   ["htmx:afterSettle", "htmx:oobAfterSwap", "htmx:wsAfterMessage"].forEach(function (name) {
     document.body.addEventListener(name, tidy);
   });

@@ -2,6 +2,7 @@
 its audit events, the agent's recent history, and for a sequence the chain's earlier steps.
 Only for people who may see the escalation (the queue's own visibility rule)."""
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,6 +21,10 @@ HISTORY = 15
 AUDIT_LIMIT = 200
 
 
+def as_json(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
 @dataclass(frozen=True)
 class VoteLine:
     username: str
@@ -28,6 +33,18 @@ class VoteLine:
     comment: str
     at: datetime
     params: dict | None
+
+    @property
+    def params_json(self) -> str:
+        return as_json(self.params)
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    at: datetime
+    kind: str
+    actor: str
+    payload_json: str
 
 
 @dataclass(frozen=True)
@@ -43,13 +60,17 @@ class EscalationPage:
     card: Card
     request: DecisionRequest
     votes: list[VoteLine]
-    audit: list[AuditEvent]
+    audit: list[AuditLine]
     history: list
     chain: list[ChainStep] = field(default_factory=list)
     link: str = ""
     extended_seconds: int = 0
     max_extension_seconds: int | None = None
     editable_params: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def approved_params_json(self) -> str:
+        return as_json(self.request.approved_params)
 
 
 def _chain(request: DecisionRequest) -> list[ChainStep]:
@@ -108,7 +129,10 @@ def escalation_page(user, request_id, *, now: datetime | None = None) -> Escalat
         VoteLine(v.user.get_username(), v.choice, v.via, v.comment, v.created_at, v.params)
         for v in Vote.objects.filter(escalation_id=request_id).select_related("user").order_by("created_at", "pk")
     ]
-    audit = list(AuditEvent.objects.filter(request_id=request_id).order_by("created_at", "id")[:AUDIT_LIMIT])
+    audit = [
+        AuditLine(e.created_at, e.kind, e.actor, as_json(e.payload))
+        for e in AuditEvent.objects.filter(request_id=request_id).order_by("created_at", "id")[:AUDIT_LIMIT]
+    ]
     history = history_rows(
         list(DecisionRequest.objects.filter(agent_id=request.agent_id).exclude(pk=request.pk).order_by("-created_at")[:HISTORY]),
         now,

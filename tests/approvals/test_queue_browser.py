@@ -63,6 +63,8 @@ def open_queue(browser, server):
         context = browser.new_context(viewport={"width": 1366, "height": 768})
         opened.append(context)
         page = context.new_page()
+        # Approving a large amount asks first (issue 12); these approvers mean it.
+        page.on("dialog", lambda dialog: dialog.accept())
         page.goto(f"{server}/accounts/login/")
         page.fill("#id_username", username)
         page.fill("#id_password", f"{username}-pw-123")
@@ -76,6 +78,11 @@ def open_queue(browser, server):
     yield open_as
     for context in opened:
         context.close()
+
+
+def expand(page, rid):
+    """Rows are compact (issue 12): open one in place to answer it."""
+    page.locator(f"#esc-{rid} .esc-toggle").click()
 
 
 def same_document(page) -> bool:
@@ -116,6 +123,7 @@ def test_escalation_appears_in_both_browsers_and_approval_updates_the_other(serv
         expect(page.locator("#queue-count")).to_have_text("1")
 
     alice_page, bob_page = pages
+    expand(alice_page, rid)
     alice_page.locator(f"#esc-{rid} .comment").fill("budgeted in Q3")
     # A click that never reaches the server says so, and changes nothing.
     alice_page.route("**/vote", lambda route: route.abort())
@@ -151,7 +159,10 @@ def test_partial_vote_updates_progress_and_keyboard_can_answer(server, open_queu
     rid = decide_over_http(server, capex.token, LARGE_ORDER)["id"]
     expect(bob_page.locator(f"#esc-{rid} .progress-label")).to_contain_text("0 of 2")
 
-    # Keyboard only: type a comment; Enter does not answer; Tab to Deny, Tab to Approve, Enter.
+    # Keyboard only: Enter on the row opens it; type a comment; Enter does not answer; Tab to
+    # Deny, Tab to Approve, Enter.
+    alice_page.locator(f"#esc-{rid} .esc-toggle").focus()
+    alice_page.keyboard.press("Enter")
     comment = alice_page.locator(f"#esc-{rid} .comment")
     comment.focus()
     alice_page.keyboard.type("fine by me")
@@ -168,6 +179,7 @@ def test_partial_vote_updates_progress_and_keyboard_can_answer(server, open_queu
     expect(progress).to_contain_text("1 of 2")
     expect(progress).to_contain_text("alice approved: fine by me")
     expect(bob_page.locator(f"#esc-{rid} .btn-approve")).to_be_enabled()
+    expand(bob_page, rid)
     bob_page.locator(f"#esc-{rid} .btn-approve").click()
     for page in (alice_page, bob_page):
         expect(page.locator(f"#esc-{rid}")).to_have_attribute("data-state", "approved")
