@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.queue_latency import database, percentile, start_redis  # noqa: E402
 
-
 # The inbox's filtered first pages (issue 12), each with its true total.
 FILTERED = ("/?agent=bot-3", "/?risk=medium&mine=1", "/?q=new-9999", "/?page=2")
 
