@@ -16,6 +16,26 @@ from governance.errors import InvalidInput
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
+# name -> label of every notification channel that is switched on; each channel registers
+# itself in its AppConfig.ready() (the domain never names one).
+_CHANNELS: dict[str, str] = {}
+
+
+def channel_register(name: str, label: str) -> None:
+    """Called by a channel's AppConfig when it is enabled: people can then choose it."""
+    if not NAME.fullmatch(name):
+        raise ValueError(f"bad channel name {name!r}")
+    _CHANNELS[name] = label
+
+
+def channel_unregister(name: str) -> None:
+    _CHANNELS.pop(name, None)
+
+
+def channels() -> dict[str, str]:
+    """The notification channels people can turn on and off, by name."""
+    return dict(_CHANNELS)
+
 
 def muted_channels(user) -> list[str]:
     """The channels this person turned off."""
@@ -30,8 +50,9 @@ def notifies(user, channel: str) -> bool:
 
 
 @transaction.atomic
-def preferences_set(*, user, muted: list[str], known: list[str], by: str) -> list[str]:
+def preferences_set(*, user, muted: list[str], by: str, known: list[str] | None = None) -> list[str]:
     """Mute exactly these channels (names from the channel registry) for this person; audited."""
+    known = list(channels()) if known is None else known
     muted = sorted(dict.fromkeys(muted))
     unknown = [name for name in muted if not NAME.fullmatch(name) or name not in known]
     if unknown:
