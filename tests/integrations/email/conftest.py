@@ -125,3 +125,6 @@ def team(db):
         user.email = f"{user.username}@example.com"
         user.save(update_fields=["email"])
     return people
+
+
+from tests.worker import celery_worker  # noqa: E402,F401  (a real Celery worker + beat, tests/worker.py)
