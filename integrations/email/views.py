@@ -37,8 +37,9 @@ def _page(request: HttpRequest, link: VoteLink, status: int = 200, **extra) -> H
         **extra,
     }
     response = render(request, "email/confirm.html", context, status=status)
-    # The token is in the URL: keep it out of other sites' Referer headers and of caches.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the URL: keep it out of other sites' Referer headers and out of caches.
+    # ("no-referrer" would make browsers send "Origin: null" with the form, which CSRF refuses.)
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "no-store"
     return response
 

@@ -61,7 +61,7 @@ def test_a_scanner_get_records_nothing_and_the_confirmed_post_records_one_vote(m
         response = scanner.get(links["approve"])
         assert response.status_code == 200
         assert b"Approve as alice?" in response.content
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert not Vote.objects.exists()
     assert not VoteLink.objects.filter(used_at__isnull=False).exists()
     assert DecisionRequest.objects.get(pk=request_id).status == "pending"
