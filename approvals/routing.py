@@ -8,7 +8,8 @@
 - Reminders: one per escalation, due when the time left falls to AIRLOCK_REMINDER_BEFORE
   (default 3 minutes), or at half-time for escalations shorter than twice that; the sweep
   sends `escalation_reminder` and every channel reminds the approvers who have not voted.
-- Delegation: one active delegation per person, which ends by itself at `until`.
+- Delegation: one active delegation per person, which ends by itself at `until` (eligibility
+  stops then; the sweep records and audits the end as approver.delegation_ended).
 
 Each state change is one transaction with its audit event; signals go out after commit.
 """
@@ -108,12 +109,32 @@ def routing_due(*, now: datetime | None = None, limit: int = 500) -> int:
         .distinct()[:limit]
     )
     sent = 0
+    try:
+        delegations_end_due(now=now)
+    except Exception:  # never let the audit of an ended delegation stop tiers and reminders
+        logger.exception("ending due delegations failed")
     for escalation_id, kind, position in list(dict.fromkeys(due)):
         try:
             sent += _step_send(escalation_id, kind, position, now)
         except Exception:  # one bad row must not stop the sweep; it is retried next time
             logger.exception("routing step failed", extra={"request_id": str(escalation_id), "kind": kind})
     return sent
+
+
+@transaction.atomic
+def delegations_end_due(*, now: datetime | None = None) -> int:
+    """Delegations whose `until` passed end by themselves (eligibility already stopped at
+    `until`); this records the end (cleared_at = until) and audits it, once."""
+    now = now or timezone.now()
+    ended = 0
+    for row in Delegation.objects.select_related("user", "delegate").filter(until__lte=now, cleared_at__isnull=True)[:200]:
+        if Delegation.objects.filter(pk=row.pk, cleared_at__isnull=True).update(cleared_at=row.until):
+            audit_record(kind="approver.delegation_ended", actor="system:routing", at=now, payload={
+                "username": row.user.get_username(), "delegate": row.delegate.get_username(),
+                "until": row.until.isoformat(),
+            })
+            ended += 1
+    return ended
 
 
 def _person(username: str, role: str):

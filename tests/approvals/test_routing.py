@@ -159,6 +159,12 @@ def test_a_delegation_counts_as_the_absent_person_and_ends_by_itself(routed, ali
         with pytest.raises(NotEligible):
             approval_decide(request_id=second, user=charlie, choice="approve")
     assert Vote.objects.filter(escalation_id=second).count() == 0
+    # The routing sweep records the end, once, in the audit trail.
+    assert routing_due(now=until + timedelta(seconds=1)) == 0
+    routing_due(now=until + timedelta(seconds=3))
+    ended = AuditEvent.objects.get(kind="approver.delegation_ended")
+    assert ended.payload == {"username": "bob", "delegate": "charlie", "until": until.isoformat()}
+    assert Delegation.objects.get().cleared_at == until
 
 
 def test_the_absent_person_and_their_delegate_count_once(make_agent, alice, bob, charlie):
