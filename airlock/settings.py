@@ -214,6 +214,28 @@ CELERY_BEAT_SCHEDULE["approvals-deliveries-due"] = {
     "task": "approvals.deliveries_sweep", "schedule": 5.0, "options": {"expires": 10},
 }
 
+# Escalation tiers and reminders (approvals/routing.py): due steps are sent by this sweep.
+CELERY_BEAT_SCHEDULE["approvals-routing-due"] = {
+    "task": "approvals.routing_sweep", "schedule": 2.0, "options": {"expires": 10},
+}
+# Remind approvers this long before an escalation's deadline (half-time for shorter ones; 0 = off).
+AIRLOCK_REMINDER_BEFORE = envduration("AIRLOCK_REMINDER_BEFORE", "3m", maximum=86400)
+# Where people reach Airlock: the base of links in emails and other channels.
+AIRLOCK_BASE_URL = os.environ.get("AIRLOCK_BASE_URL", "") or f"http://localhost:{os.environ.get('PORT', '8000')}"
+# The email channel (integrations/email): on when both are set. EMAIL_URL is
+# smtp://[user:password@]host[:port] (STARTTLS: smtp+tls://, implicit TLS: smtps://).
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "")
+if EMAIL_URL:
+    from shared.email_url import email_settings
+
+    try:
+        globals().update(email_settings(EMAIL_URL))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"EMAIL_URL: {exc}") from None
+EMAIL_ENABLED = bool(EMAIL_URL and DEFAULT_FROM_EMAIL)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")
+
 # --- Auth, i18n, static ---------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

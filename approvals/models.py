@@ -38,6 +38,10 @@ class Vote(models.Model):
     via = models.CharField(max_length=16, default="web")
     # Approve with edits: the params this person approved instead of the asked ones.
     params = models.JSONField(null=True, blank=True)
+    # Set when `user` voted as someone's delegate (approvals/routing.py): it counts as theirs.
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -54,6 +58,8 @@ class ApproverProfile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="approver")
     slack_user_id = models.CharField(max_length=32, blank=True, db_index=True)
+    # Channel names (integrations.registry) this person does not want notifications from.
+    muted_channels = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"{self.user_id} slack={self.slack_user_id}"
@@ -115,3 +121,36 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.request_id}"
+
+
+class EscalationStep(models.Model):
+    """Something due while an escalation is pending (approvals/routing.py): a tier opening (one
+    row per group of the tier, so the queue can filter by membership) or the deadline reminder.
+    A tier's groups are eligible from `due_at` on, whether or not the notice went out yet."""
+
+    class Kind(models.TextChoices):
+        TIER = "tier"
+        REMINDER = "reminder"
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="steps")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    position = models.PositiveSmallIntegerField(default=0)  # tier number, from 1
+    group = models.CharField(max_length=150, blank=True, db_index=True)
+    due_at = models.DateTimeField(db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.position} {self.group} of {self.escalation_id}"
+
+
+class Delegation(models.Model):
+    """While away, `user`'s approvals go to `delegate` (until `until`, or until cleared)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegations")
+    delegate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    until = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} -> {self.delegate_id} until {self.until:%Y-%m-%d %H:%M}"

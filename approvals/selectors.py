@@ -2,12 +2,14 @@
 
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from approvals.eligibility import is_person
-from approvals.models import Escalation, EscalationGroup, Vote
+from approvals.models import Delegation, Escalation, EscalationGroup, EscalationStep, Vote
 from governance.models import Agent, DecisionRequest
 
 
@@ -17,8 +19,21 @@ def _visible_to(queryset: QuerySet, user) -> QuerySet:
         return queryset.none()
     if user.is_staff or user.is_superuser:
         return queryset
+    # A delegate sees what the people they stand in for see (approvals/eligibility.py); all
+    # subqueries, so the page stays one query.
+    now = timezone.now()
+    absent = Delegation.objects.filter(
+        delegate=user, until__gt=now, cleared_at__isnull=True, user__is_active=True
+    ).values("user")
+    staff_absent = get_user_model().objects.filter(pk__in=absent).filter(Q(is_staff=True) | Q(is_superuser=True))
+    groups = Group.objects.filter(Q(user=user) | Q(user__in=absent)).values("name")
     return queryset.filter(
-        Exists(EscalationGroup.objects.filter(escalation=OuterRef("pk"), name__in=user.groups.values("name")))
+        Exists(staff_absent)
+        | Exists(EscalationGroup.objects.filter(escalation=OuterRef("pk"), name__in=groups))
+        # Tiers whose time has come (approvals/routing.py).
+        | Exists(EscalationStep.objects.filter(
+            escalation=OuterRef("pk"), kind=EscalationStep.Kind.TIER, due_at__lte=now, group__in=groups
+        ))
     )
 
 

@@ -16,8 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals import vote_checks
-from approvals.eligibility import is_eligible
+from approvals.eligibility import eligibility, vote_label, votes_by
 from approvals.models import Escalation, EscalationGroup, Vote
+from approvals.routing import routing_open
 from approvals.signals import (
     escalation_opened,
     escalation_resolved,
@@ -74,6 +75,7 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
             "deadline": escalation.deadline.isoformat(),
         },
     )
+    routing_open(escalation=escalation, spec=spec)
     send_after_commit(escalation_opened, request_id=str(request.id))
     return escalation
 
@@ -134,7 +136,7 @@ def _joined_comment(votes: list[Vote]) -> str:
     said = [v for v in votes if v.comment]
     if len(votes) == 1:
         return votes[0].comment
-    return "\n".join(f"{v.user.get_username()}: {v.comment}" for v in said)
+    return "\n".join(f"{vote_label(v)}: {v.comment}" for v in said)
 
 
 @transaction.atomic
@@ -142,36 +144,43 @@ def _vote(request_id, user, choice: str, comment: str, via: str, now: datetime |
     escalation = _locked_escalation(request_id)
     now = now or timezone.now()  # read after the lock: a waiter votes at the time it gets in
     request = escalation.request
-    if not is_eligible(user, escalation):
+    allowed = eligibility(user, escalation, now)
+    if not allowed:
         groups = ", ".join(escalation.approver_groups) or "none"
         raise NotEligible(f"you are not an approver for this escalation (groups: {groups})")
     if request.status != PENDING:
         raise Conflict(f"already decided: request is {request.status}", code="already_decided")
     if request.expires_at is not None and request.expires_at <= now:
         raise _PastDeadline
-    if Vote.objects.filter(escalation=escalation, user=user).exists():
+    # A delegate's vote counts as the absent person's: neither may then vote again.
+    if votes_by(escalation, [user, allowed.on_behalf_of]).exists():
         raise Conflict("already voted: a person counts once", code="already_voted")
     vote_checks.vote_rules_check(request, comment=comment, via=via)
     edit = vote_checks.edited_params(request, choice=choice, params=params)
     if choice == Vote.Choice.APPROVE:
         vote_checks.same_params_check(escalation, edit)
 
-    vote = Vote.objects.create(escalation=escalation, user=user, choice=choice, comment=comment, via=via, params=edit)
+    vote = Vote.objects.create(
+        escalation=escalation, user=user, choice=choice, comment=comment, via=via, params=edit,
+        on_behalf_of=allowed.on_behalf_of,
+    )
     approvals = list(
-        escalation.votes.filter(choice=Vote.Choice.APPROVE).select_related("user").order_by("created_at", "id")
+        escalation.votes.filter(choice=Vote.Choice.APPROVE).select_related("user", "on_behalf_of")
+        .order_by("created_at", "id")
     )
     actor = audit_actor(user)
     audit_record(
         kind="escalation.vote", actor=actor, agent=request.agent, request_id=request.id, at=now,
         payload={"choice": choice, "via": via, "comment": comment,
                  "approvals": len(approvals), "quorum": escalation.quorum,
-                 **({"params": edit} if edit is not None else {})},
+                 **({"params": edit} if edit is not None else {}),
+                 **({"on_behalf_of": allowed.on_behalf_of.get_username()} if allowed.on_behalf_of else {})},
     )
     if choice == Vote.Choice.DENY:
-        status, decided_by, final_comment = DecisionRequest.Status.REJECTED, [user.get_username()], comment
+        status, decided_by, final_comment = DecisionRequest.Status.REJECTED, [vote_label(vote)], comment
     elif len(approvals) >= escalation.quorum:
         status = DecisionRequest.Status.APPROVED
-        decided_by = [v.user.get_username() for v in approvals]
+        decided_by = [vote_label(v) for v in approvals]
         final_comment = _joined_comment(approvals)
     else:
         status = PENDING

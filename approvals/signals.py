@@ -9,7 +9,10 @@ from django.dispatch import Signal
 
 from governance.signals import send_after_commit as governance_send_after_commit
 
-__all__ = ["escalation_extended", "escalation_opened", "escalation_resolved", "send_after_commit", "vote_recorded"]
+__all__ = [
+    "escalation_extended", "escalation_opened", "escalation_reminder", "escalation_resolved", "escalation_tier_reached",
+    "send_after_commit", "vote_recorded",
+]
 
 # kwargs: request_id (uuid str)
 escalation_opened = Signal()
@@ -19,6 +22,10 @@ vote_recorded = Signal()
 escalation_resolved = Signal()
 # kwargs: request_id — an approver pushed the deadline out (new expires_at)
 escalation_extended = Signal()
+# kwargs: request_id, tier (1-based), groups (list of names) — a tier's groups became eligible
+escalation_tier_reached = Signal()
+# kwargs: request_id, deadline (ISO) — the escalation nears its deadline (approvals/routing.py)
+escalation_reminder = Signal()
 
 
 def send_after_commit(signal: Signal, **kwargs) -> None:

@@ -56,6 +56,17 @@ def expire_due_escalations() -> int:
     return count
 
 
+@shared_task(name="approvals.routing_sweep")
+def routing_sweep() -> int:
+    """The beat sweep for tiers and reminders (approvals/routing.py)."""
+    from approvals.routing import routing_due
+
+    count = routing_due()
+    if count:
+        logger.info("routing sweep sent %d tier/reminder notice(s)", count)
+    return count
+
+
 @shared_task(name="approvals.send_callback", bind=True, max_retries=None)
 def send_callback(self, request_id: str) -> None:
     """POST the resolved request to the agent. Idempotent: the Delivery row says whether it got

@@ -329,7 +329,9 @@ def run_scenario(scenario: Scenario) -> ScenarioResult:
             if decision.violation:
                 breakers.record(step.agent, envelope, at)
             status = {"allow": "allowed", "deny": "denied", "escalate": step.then}[decision.decision]
-            history.history.append(Recorded(step.agent, step.action, resource, params, context, at, status))
+            # A pending escalation counts toward max_pending until its deadline.
+            expires = at + timedelta(seconds=decision.escalation.ttl_seconds) if decision.escalation else None
+            history.history.append(Recorded(step.agent, step.action, resource, params, context, at, status, expires))
         results.append(result)
     return ScenarioResult(scenario, results)
 

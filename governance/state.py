@@ -229,6 +229,11 @@ class DatabaseState:
             return rows.filter(params__contains={name: value}).exists()
         return rows.alias(value=KeyTransform(name, "params")).filter(value=value).exists()
 
+    def pending(self, *, now, limit=None):
+        """Escalations of this agent still pending: exact, as decide holds the agent's lock."""
+        rows = DecisionRequest.objects.filter(agent=self.agent, status="pending", expires_at__gt=now)
+        return (rows[:limit] if limit is not None else rows).count()
+
     def recent_actions(self, *, key, value, within, now):
         rows = DecisionRequest.objects.filter(created_at__gt=now - timedelta(seconds=within), status__in=LIVE)
         if key == "resource":

@@ -11,6 +11,7 @@ from django.apps import AppConfig, apps
 # One line per channel. settings.py adds these to INSTALLED_APPS.
 CHANNELS = [
     "integrations.slack",
+    "integrations.email",
 ]
 
 

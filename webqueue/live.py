@@ -17,10 +17,12 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
 
+from approvals.eligibility import tier_newcomer
 from approvals.signals import (
     escalation_extended,
     escalation_opened,
     escalation_resolved,
+    escalation_tier_reached,
     vote_recorded,
 )
 from governance.signals import Receivers, breaker_reset, breaker_tripped
@@ -49,6 +51,10 @@ def _opened(sender, request_id, **kwargs) -> None:
     broadcast("opened", request_id=str(request_id))
 
 
+def _tier(sender, request_id, groups=(), **kwargs) -> None:
+    broadcast("tier", request_id=str(request_id), groups=",".join(groups))
+
+
 def _vote(sender, request_id, **kwargs) -> None:
     broadcast("vote", request_id=str(request_id))
 
@@ -67,6 +73,7 @@ def _breakers(sender, **kwargs) -> None:
 
 RECEIVERS: Receivers = [
     (escalation_opened, _opened, "live.opened"),
+    (escalation_tier_reached, _tier, "live.tier"),
     (vote_recorded, _vote, "live.vote"),
     (escalation_resolved, _resolved, "live.resolved"),
     (escalation_extended, _extended, "live.extended"),
@@ -107,6 +114,12 @@ def render_event(user_id: int, session_key: str | None, message: dict) -> Push:
         return Push()
     if event == "opened":
         return Push(render_to_string(f"{TEMPLATE}#card-new", {"card": card}) if card.pending else "")
+    if event == "tier":
+        # Only the tier's newcomers get the card; everyone else has it already.
+        groups = [g for g in str(message.get("groups", "")).split(",") if g]
+        if card.pending and tier_newcomer(user, message.get("request_id"), groups):
+            return Push(render_to_string(f"{TEMPLATE}#card-new", {"card": card}))
+        return Push()
     if event == "vote":
         html = render_to_string(f"{TEMPLATE}#progress", {"card": card, "progress_oob": True})
         if card.my_vote:  # their own vote from another tab, Slack or the API

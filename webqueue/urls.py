@@ -1,10 +1,13 @@
 from django.urls import path
 
-from webqueue import inbox_views, views
+from webqueue import inbox_views, me, views
 
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("queue/cards", views.queue_cards, name="queue-cards"),
+    path("me/", me.me, name="me"),
+    path("me/away", me.away, name="me-away"),
+    path("me/notifications", me.notifications, name="me-notifications"),
     path("escalations/<uuid:request_id>/vote", views.escalation_vote, name="escalation-vote"),
     path("escalations/<uuid:request_id>/", inbox_views.escalation_detail, name="escalation-detail"),
     path("escalations/<uuid:request_id>/extend", inbox_views.escalation_extend_form, name="escalation-extend-form"),

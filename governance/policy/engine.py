@@ -114,6 +114,24 @@ def _sequence_completes(sequence, request: PolicyRequest, state: StateView) -> b
     return not wanted
 
 
+def _flood_guard(envelope: CompiledEnvelope, request: PolicyRequest, state: StateView, decision: Decision) -> Decision:
+    """max_pending: with that many of the agent's escalations still pending, another one is
+    denied as review_flood, a violation (it counts toward the breaker): an agent cannot bury
+    its approvers in requests until one slips through."""
+    if envelope.max_pending is None:
+        return decision
+    pending = state.pending(now=request.now, limit=envelope.max_pending)
+    if pending < envelope.max_pending:
+        return decision
+    return Decision(
+        "deny",
+        [Reason("review_flood", f"{pending} escalations of agent {request.agent} are already pending "
+                f"(max_pending {envelope.max_pending})", "max_pending"), *decision.reasons],
+        decision.risk_score, decision.risk_factors, decision.capability, violation=True,
+        envelope_version=decision.envelope_version,
+    )
+
+
 def evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: StateView) -> Decision:
     """Decide one request. Never raises: an error of any kind is a deny (governance_error)."""
     try:
@@ -144,12 +162,13 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
     if cap is None:
         message = f"{request.action} on {request.resource or '(no resource)'} matches no capability"
         if envelope.default == "escalate":
-            return Decision(
+            decision = Decision(
                 "escalate",
                 [Reason("outside_envelope", message)],
-                escalation=EscalationSpec(envelope.quorum, envelope.approvers, envelope.ttl_seconds),
+                escalation=EscalationSpec(envelope.quorum, envelope.approvers, envelope.ttl_seconds, envelope.tiers),
                 envelope_version=version,
             )
+            return _flood_guard(envelope, request, state, decision)
         return _deny("outside_envelope", message, violation=True, envelope_version=version)
     rule_name = f"capabilities[{cap.index}]"
 
@@ -262,8 +281,9 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
     if request.agent_mode == "supervised" or envelope.mode == "supervised":
         escalate.append(Reason("supervised", f"agent {request.agent} is supervised: every action needs a human"))
 
-    spec = EscalationSpec(cap.quorum, cap.approvers, cap.ttl_seconds)
+    spec = EscalationSpec(cap.quorum, cap.approvers, cap.ttl_seconds, cap.tiers)
     if escalate:
-        return Decision("escalate", escalate, score, factors, cap.index, escalation=spec, envelope_version=version)
+        decision = Decision("escalate", escalate, score, factors, cap.index, escalation=spec, envelope_version=version)
+        return _flood_guard(envelope, request, state, decision)
     # 10.
     return Decision("allow", [Reason("within_envelope", f"allowed by {cap.name}", rule_name)], score, factors, cap.index, envelope_version=version)

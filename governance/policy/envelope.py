@@ -46,6 +46,17 @@ _approver_rules = {
     "web_only_at_risk": {"type": "number", "minimum": 0, "maximum": 1},
     "max_extension": _duration,
 }
+# Escalation tiers (docs/escalations.md, "Routing"): later groups join a pending escalation.
+_tiers = {
+    "type": "array",
+    "maxItems": 10,
+    "items": {
+        "type": "object",
+        "required": ["after", "approvers"],
+        "additionalProperties": False,
+        "properties": {"after": _duration, "approvers": {**_groups, "minItems": 1}},
+    },
+}
 
 ENVELOPE_SCHEMA = {
     "type": "object",
@@ -57,6 +68,8 @@ ENVELOPE_SCHEMA = {
         "mode": {"enum": ["enforce", "supervised"]},
         "default": {"enum": ["deny", "escalate"]},
         "approvers": _groups,
+        "tiers": _tiers,
+        "max_pending": {"type": "integer", "minimum": 1, "maximum": 100000},
         "quorum": {"type": "integer", "minimum": 1, "maximum": 20},
         "escalation_ttl": _duration,
         "risk_threshold": {"type": "number", "minimum": 0, "maximum": 1},
@@ -114,6 +127,7 @@ ENVELOPE_SCHEMA = {
                     },
                     "quorum": {"type": "integer", "minimum": 1, "maximum": 20},
                     "approvers": _groups,
+                    "tiers": _tiers,
                     "escalation_ttl": _duration,
                     **_approver_rules,
                 },
@@ -180,6 +194,7 @@ class Capability:
     quorum: int
     approvers: tuple[str, ...]
     ttl_seconds: int
+    tiers: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     # Derived once from the fields above (see __post_init__): the decide path calls matches()
     # for every capability until one fits, and CEL converts each variable it is handed.
@@ -224,6 +239,10 @@ class CompiledEnvelope:
     capabilities: tuple[Capability, ...]
     sequences: tuple[Sequence, ...]
     document: dict
+    tiers: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    # While the agent has this many escalations pending, a request that would escalate is
+    # denied (review_flood, a violation): an agent cannot drown its approvers.
+    max_pending: int | None = None
 
 
 def _compile_rule(item: Any, field: str, kind: str) -> Rule:
@@ -251,6 +270,22 @@ def _seconds(value: Any, field: str, maximum: int = MAX_WINDOW) -> int:
         # overflow), and every decision that uses it would fail.
         raise EnvelopeError(field, f"{value!r} is longer than the limit of {format_duration(maximum)}")
     return seconds
+
+
+def _tiers_compile(items: list, field: str, ttl: int) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """[{after, approvers}] -> ((after_seconds, groups), ...), earliest first. A tier at or past
+    the deadline could never open, so it is refused rather than silently ignored."""
+    tiers = []
+    for i, item in enumerate(items):
+        after = _seconds(item["after"], f"{field}[{i}].after", MAX_ESCALATION_TTL)
+        if after >= ttl:
+            raise EnvelopeError(
+                f"{field}[{i}].after",
+                f"{format_duration(after)} is not before the escalation deadline ({format_duration(ttl)}); "
+                "tiers never move the deadline",
+            )
+        tiers.append((after, tuple(dict.fromkeys(item["approvers"]))))
+    return tuple(sorted(tiers, key=lambda t: t[0]))
 
 
 def compile_envelope(document: Any, *, version: int | None = None, default_ttl: int = 900) -> CompiledEnvelope:
@@ -309,6 +344,8 @@ def compile_envelope(document: Any, *, version: int | None = None, default_ttl: 
                 "per": _seconds(cumulative["per"], f"{where}.cumulative.per"),
                 "over": cumulative.get("over", "escalate"),
             }
+        cap_ttl = (_seconds(cap["escalation_ttl"], f"{where}.escalation_ttl", MAX_ESCALATION_TTL)
+                   if "escalation_ttl" in cap else ttl)
         capabilities.append(
             Capability(
                 index=i,
@@ -329,7 +366,9 @@ def compile_envelope(document: Any, *, version: int | None = None, default_ttl: 
                 cumulative=cumulative,
                 quorum=cap.get("quorum", quorum),
                 approvers=tuple(cap.get("approvers", approvers)),
-                ttl_seconds=_seconds(cap["escalation_ttl"], f"{where}.escalation_ttl", MAX_ESCALATION_TTL) if "escalation_ttl" in cap else ttl,
+                ttl_seconds=cap_ttl,
+                tiers=_tiers_compile(cap.get("tiers", document.get("tiers", [])),
+                                     f"{where}.tiers" if "tiers" in cap else "tiers", cap_ttl),
             )
         )
 
@@ -362,4 +401,6 @@ def compile_envelope(document: Any, *, version: int | None = None, default_ttl: 
         capabilities=tuple(capabilities),
         sequences=sequences,
         document=document,
+        tiers=_tiers_compile(document.get("tiers", []), "tiers", ttl),
+        max_pending=document.get("max_pending"),
     )

@@ -35,6 +35,10 @@ class StateView(Protocol):
         """(action, time) of live requests by any agent whose `key` ('resource' or
         'context.<name>') equals value, oldest first."""
 
+    def pending(self, *, now: datetime, limit: int | None = None) -> int:
+        """This agent's escalations still pending (deadline not yet passed) at `now`; may stop
+        counting at `limit`. Asked only for envelopes with max_pending."""
+
     # Optional: prefetch(questions: list[tuple[str, dict]]) -> None, each question a method
     # name and the keyword arguments it will be asked with. The engine announces what it will
     # ask so a view can answer everything in one round trip; the answers must not change.
@@ -67,6 +71,9 @@ class EmptyState:
     def recent_actions(self, *, key, value, within, now):
         return []
 
+    def pending(self, *, now, limit=None):
+        return 0
+
 
 @dataclass
 class Recorded:
@@ -77,6 +84,7 @@ class Recorded:
     context: dict
     at: datetime
     status: str = "allowed"
+    expires_at: datetime | None = None
 
 
 @dataclass
@@ -112,6 +120,13 @@ class MemoryState:
             if field.startswith("params.") and field[7:] in r.params and r.params[field[7:]] == value:
                 return True
         return False
+
+    def pending(self, *, now, limit=None):
+        n = sum(
+            1 for r in self.history
+            if r.agent == self.agent and r.status == "pending" and (r.expires_at is None or r.expires_at > now)
+        )
+        return n if limit is None else min(n, limit)
 
     def recent_actions(self, *, key, value, within, now):
         out = []

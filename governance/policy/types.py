@@ -46,6 +46,9 @@ class EscalationSpec:
     quorum: int
     approvers: tuple[str, ...]
     ttl_seconds: int
+    # Escalation tiers: ((after_seconds, (group, ...)), ...), earliest first. While the request
+    # is still pending `after` seconds in, those groups become eligible too; the deadline stays.
+    tiers: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 @dataclass

@@ -32,11 +32,15 @@ class SlackConfig(ChannelConfig):
         super().ready()
 
     def connect(self) -> None:
+        from approvals.preferences import channel_register
         from integrations.slack import receivers
 
         receivers.connect()
+        channel_register("slack", "Slack")
 
     def disconnect(self) -> None:
+        from approvals.preferences import channel_unregister
         from integrations.slack import receivers
 
         receivers.disconnect()
+        channel_unregister("slack")

@@ -94,11 +94,13 @@ def _call(method: str, send: Callable[[WebClient], SlackResponse]) -> dict:
     return response.data if isinstance(response.data, dict) else {}
 
 
-def message_post(*, channel: str, text: str, blocks: list[dict]) -> tuple[str, str]:
-    """chat.postMessage; returns (channel id, message ts) — the pair chat.update needs."""
+def message_post(*, channel: str, text: str, blocks: list[dict], thread_ts: str | None = None) -> tuple[str, str]:
+    """chat.postMessage (a reply in a thread with thread_ts); returns (channel id, message ts) —
+    the pair chat.update needs."""
+    extra = {"thread_ts": thread_ts, "reply_broadcast": True} if thread_ts else {}
     data = _call(
         "chat.postMessage",
-        lambda web: web.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False),
+        lambda web: web.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False, **extra),
     )
     return str(data.get("channel") or channel), str(data["ts"])
 

@@ -88,6 +88,19 @@ def slack_breaker_post(self, agent_id: int, reason: str) -> str:
         raise _retry(self, exc) from None
 
 
+@shared_task(bind=True, name="integrations.slack.notice_post", max_retries=MAX_RETRIES, ignore_result=True)
+def slack_notice_post(self, request_id: str, kind: str, groups: list | None = None, tier: int | None = None) -> str:
+    """A tier opened or the deadline is near: a reply in the escalation's thread."""
+    if not settings.SLACK_ENABLED:
+        return "disabled"
+    from integrations.slack.notices import notice_post
+
+    try:
+        return notice_post(request_id=request_id, kind=kind, groups=groups, tier=tier)
+    except SlackFailure as exc:
+        raise _retry(self, exc) from None
+
+
 # An ephemeral answers a click; after a few minutes it would only confuse.
 @shared_task(bind=True, name="approvals.slack.ephemeral_post", max_retries=4, ignore_result=True)
 def slack_ephemeral_post(self, channel: str, user: str, text: str) -> str:
