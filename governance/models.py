@@ -132,6 +132,11 @@ class DecisionRequest(models.Model):
     comment = models.TextField(blank=True)
     # Set when /verify consumes a single-use approval.
     used_at = models.DateTimeField(null=True, blank=True)
+    # The resource facts in force when decided: {"version", "matched", "values"} (docs/facts.md).
+    facts = models.JSONField(default=dict)
+    # What the agent reports happened: {"status", "detail", "effects", "reported_at"}.
+    outcome = models.JSONField(null=True, blank=True)
+    outcome_status = models.CharField(max_length=16, blank=True)
 
     class Meta:
         constraints = [
@@ -150,6 +155,9 @@ class DecisionRequest(models.Model):
             models.Index(fields=["agent", "violation", "created_at"], name="req_agent_violation"),
             # Velocity over a glob ("crm.*") and an agent's recent history.
             models.Index(fields=["agent", "created_at"], name="req_agent_time"),
+            # incident_trace's prefix globs ("db:*" -> LIKE 'db:%') on PostgreSQL.
+            models.Index(fields=["resource"], opclasses=["varchar_pattern_ops"], name="req_resource_prefix"),
+            models.Index(fields=["outcome_status", "agent"], name="req_outcome_agent"),
         ]
 
     def __str__(self) -> str:
@@ -227,3 +235,12 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain}#{self.seq} {self.kind}"
+
+
+from governance.knowledge_models import (  # noqa: E402, F401  (registered with the app)
+    Fact,
+    FactProposal,
+    FactSet,
+    Incident,
+    IncidentContribution,
+)
