@@ -151,7 +151,8 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
         envelope_id=envelope_id if decision.envelope_version is not None else None,
         envelope_version=decision.envelope_version,
         capability=decision.capability,
-        facts=facts_in_force.as_dict() if facts_in_force is not None else {},
+        # {} when no facts version exists yet; otherwise which version was consulted and what matched.
+        facts=facts_in_force.as_dict() if facts_in_force is not None and facts_in_force.version else {},
         agent_mode="supervised" if supervised else "enforce",
         created_at=now,
         expires_at=now + timedelta(seconds=escalation.ttl_seconds) if escalation else None,

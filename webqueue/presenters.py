@@ -16,6 +16,7 @@ from approvals.models import Escalation, Vote
 from approvals.outcomes import outcome_word
 from governance.decide import effective_status
 from governance.models import Agent, DecisionRequest
+from governance.policy.facts import summary as facts_summary
 
 # Params shown big at the top of a card: what the action costs is what people misjudge at 3 AM.
 AMOUNT_KEYS = ("amount", "total", "price", "cost", "value")
@@ -144,6 +145,8 @@ class Card:
     can_vote: bool = True
     message: str = ""
     message_kind: str = ""
+    # The resource's facts when it was decided, as one line ("payments-failover, protected — ...").
+    facts: str = ""
 
     @property
     def dom_id(self) -> str:
@@ -271,4 +274,5 @@ def card_for(
         history=history_rows(history or [], now),
         my_vote=my_vote,
         can_vote=status == DecisionRequest.Status.PENDING and my_vote is None,
+        facts=facts_summary((request.facts or {}).get("values") or {}) if isinstance(request.facts, dict) else "",
     )
