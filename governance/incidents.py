@@ -25,7 +25,7 @@ PAGE = 2000
 DEFAULT_LOOKBACK = timedelta(days=14)
 TRACE_FIELDS = ("id", "agent", "action", "resource", "decision", "status", "decided_by", "outcome", "reasons",
                 "envelope_version", "session", "created_at")
-_COLUMNS = ("id", "agent__name", "action", "resource", "decision", "status", "expires_at", "decided_by", "outcome",
+_COLUMNS = ("id", "agent__name", "action", "resource", "decision", "status", "expires_at", "decided_by", "reported_outcome",
             "reasons", "envelope_version", "session", "created_at", "context")
 
 
@@ -85,7 +85,7 @@ def _line(v: dict) -> dict:
         "decision": v["decision"],
         "status": status,
         "decided_by": v["decided_by"],
-        "outcome": v["outcome"],
+        "outcome": v["reported_outcome"],
         "reasons": v["reasons"],
         "envelope_version": v["envelope_version"],
         "session": v["session"],

@@ -135,7 +135,8 @@ class DecisionRequest(models.Model):
     # The resource facts in force when decided: {"version", "matched", "values"} (docs/facts.md).
     facts = models.JSONField(default=dict)
     # What the agent reports happened: {"status", "detail", "effects", "reported_at"}.
-    outcome = models.JSONField(null=True, blank=True)
+    # ("outcome" in the request JSON; "outcome" alone would clash with existing annotations.)
+    reported_outcome = models.JSONField(null=True, blank=True)
     outcome_status = models.CharField(max_length=16, blank=True)
 
     class Meta:

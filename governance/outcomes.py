@@ -43,12 +43,12 @@ def outcome_report(*, agent: Agent, request_id, status: str, detail: str = "", e
         raise Conflict(f"the request was {row.status}, not allowed or approved: there is nothing to report",
                        code="not_executable")
     outcome = {"status": status, "detail": detail, "effects": effects, "reported_at": _iso(now)}
-    changed = DecisionRequest.objects.filter(pk=row.pk, outcome_status="").update(outcome=outcome, outcome_status=status)
+    changed = DecisionRequest.objects.filter(pk=row.pk, outcome_status="").update(reported_outcome=outcome, outcome_status=status)
     if changed != 1:
         raise Conflict("an outcome was already reported for this request", code="outcome_exists")
     audit_record(
         kind=f"outcome.{status}", actor=f"agent:{agent.name}", agent=agent, request_id=row.id, at=now,
         payload={"action": row.action, "resource": row.resource, "status": status, "detail": detail, "effects": effects},
     )
-    row.outcome, row.outcome_status = outcome, status
+    row.reported_outcome, row.outcome_status = outcome, status
     return row

@@ -30,5 +30,5 @@ def request_json(row: DecisionRequest) -> dict:
         "decided_by": row.decided_by,
         "decided_at": row.decided_at.isoformat().replace("+00:00", "Z") if row.decided_at else None,
         "comment": row.comment,
-        "outcome": row.outcome,
+        "outcome": row.reported_outcome,
     }
