@@ -37,7 +37,10 @@ class Fact(models.Model):
     position = models.PositiveIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["literal", "resource"], name="fact_literal_resource")]
+        indexes = [
+            models.Index(fields=["literal", "resource"], name="fact_literal_resource"),
+            models.Index(fields=["position"], condition=models.Q(literal=False), name="fact_globs"),
+        ]
 
     def __str__(self) -> str:
         return self.resource

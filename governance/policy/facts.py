@@ -19,7 +19,7 @@ from governance.policy.globs import CharSet, glob_matcher, parse_glob
 
 KEY_RE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 RESERVED = frozenset({"resource"})
-MAX_FACTS = 10_000
+MAX_FACTS = 20_000
 MAX_RESOURCE = 500
 MAX_TEXT = 2_000
 MAX_KEYS = 32
@@ -38,6 +38,7 @@ class FactEntry:
     position: int
     literal: bool = field(init=False)
     specificity: tuple = field(init=False)
+    matches: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         glob = parse_glob(self.resource)
@@ -46,6 +47,7 @@ class FactEntry:
         wildcards = (len(glob.segments) - 1) + sum(1 for t in tokens if t is None or isinstance(t, CharSet))
         object.__setattr__(self, "literal", glob.literal)
         object.__setattr__(self, "specificity", (1 if glob.literal else 0, literal_chars, -wildcards, self.position))
+        object.__setattr__(self, "matches", glob_matcher(self.resource))
 
     def as_dict(self) -> dict:
         return {"resource": self.resource, **self.values}
@@ -138,7 +140,7 @@ NO_FACTS = FactsInForce({}, ())
 def merge(entries: list[FactEntry], resource: str, version: int | None = None) -> FactsInForce:
     """Merge the entries that match `resource` (candidates may include non-matching globs),
     least specific first so the more specific pattern wins each key."""
-    matching = [e for e in entries if (e.resource == resource if e.literal else glob_matcher(e.resource)(resource))]
+    matching = [e for e in entries if e.matches(resource)]
     matching.sort(key=lambda e: e.specificity)
     values: dict = {}
     for entry in matching:
