@@ -7,7 +7,6 @@ from datetime import datetime
 
 import yaml
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from governance.actors import admin_actor, audit_actor
