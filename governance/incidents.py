@@ -116,8 +116,8 @@ def trace_markdown(lines: list[dict], *, title: str, contributing: set[str] | No
         outcome = line["outcome"]
         outcome_text = f"{outcome['status']}: {outcome['detail']}".rstrip(": ") if outcome else ""
         approvers = ", ".join(line["decided_by"]) if line["decided_by"] else ""
-        status = line["status"] if line["status"] == line["decision"] + "ed" else f"{line['decision']} → {line['status']}"
-        row = [line["created_at"], line["agent"], line["action"], line["resource"], status, approvers, outcome_text,
+        status = line["status"] if line["decision"] != "escalate" else f"escalate → {line['status']}"
+        row = [line["created_at"][:19].replace("T", " "), line["agent"], line["action"], line["resource"], status, approvers, outcome_text,
                line["reasoning"]]
         text = "| " + " | ".join(_cell(c) for c in row) + " |"
         if contributing is not None:

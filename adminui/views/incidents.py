@@ -56,6 +56,7 @@ def incident_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     marked = {str(r) for r in IncidentContribution.objects.filter(incident=incident).values_list("request_id", flat=True)}
     for line in lines:
         line["contributing"] = line["id"] in marked
+        line["when"] = line["created_at"][:19].replace("T", " ")
     agents = sorted({line["agent"] for line in lines if line["contributing"]})
     return render(request, "adminui/incident_detail.html",
                   {"incident": incident, "lines": lines, "marked": len(marked), "agents": agents})
