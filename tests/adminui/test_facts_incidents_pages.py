@@ -129,3 +129,5 @@ def test_request_detail_and_dashboard_show_facts_and_bad_outcomes(admin_client, 
     assert '<td class="num">0</td><td class="num">1</td>' in dashboard
     history = admin_client.get("/admin/agents/infra-optimizer/").content.decode()
     assert "rolled_back" in history
+    trail = admin_client.get("/admin/audit/", {"kind": "outcome.*"}).content.decode()
+    assert "outcome.rolled_back" in trail
