@@ -1,6 +1,6 @@
 from django.urls import path
 
-from adminui.views import agents, anomalies, audit, dashboard, envelopes
+from adminui.views import agents, anomalies, audit, dashboard, envelopes, facts, incidents, requests
 
 app_name = "adminui"
 
@@ -26,4 +26,12 @@ urlpatterns = [
     path("anomalies/<int:pk>/", anomalies.anomaly_detail, name="anomaly"),
     path("anomalies/<int:pk>/retag/", anomalies.anomaly_retag, name="anomaly_retag"),
     path("anomalies/<int:pk>/resolve/", anomalies.anomaly_resolve, name="anomaly_resolve"),
+    path("requests/<uuid:request_id>/", requests.request_detail, name="request"),
+    path("facts/", facts.facts_edit, name="facts"),
+    path("facts/<int:version>/", facts.facts_version, name="facts_version"),
+    path("facts/proposals/<int:pk>/", facts.fact_proposal_review, name="fact_proposal"),
+    path("incidents/", incidents.incidents, name="incidents"),
+    path("incidents/<int:pk>/", incidents.incident_detail, name="incident"),
+    path("incidents/<int:pk>/contributions/", incidents.incident_contribution, name="incident_contribution"),
+    path("incidents/<int:pk>/export.md", incidents.incident_export, name="incident_export"),
 ]

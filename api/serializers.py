@@ -140,6 +140,13 @@ class DecisionOutputSerializer(serializers.Serializer):
     digest = serializers.CharField(help_text="SHA-256 of canonical JSON of action, resource and params")
 
 
+class OutcomeSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    detail = serializers.CharField(allow_blank=True)
+    effects = serializers.JSONField()
+    reported_at = serializers.DateTimeField()
+
+
 class RequestOutputSerializer(DecisionOutputSerializer):
     action = serializers.CharField()
     resource = serializers.CharField()
@@ -149,6 +156,13 @@ class RequestOutputSerializer(DecisionOutputSerializer):
     decided_at = serializers.DateTimeField(allow_null=True)
     comment = serializers.CharField(allow_blank=True)
     approved_params = serializers.JSONField(allow_null=True)
+    outcome = OutcomeSerializer(allow_null=True)
+
+
+class OutcomeInputSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=["succeeded", "failed", "rolled_back"])
+    detail = StrictCharField(required=False, allow_blank=True, max_length=10_000, default="", trim_whitespace=False)
+    effects = BoundedObjectField(required=False, default=dict)
 
 
 class VerifyInputSerializer(StrictSerializer):

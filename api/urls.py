@@ -3,11 +3,12 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api import escalations, inbox, longpoll, views
+from api import escalations, inbox, longpoll, outcomes, views
 
 urlpatterns = [
     path("decide", views.decide_view, name="decide"),
     path("requests/<uuid:request_id>", longpoll.request_read, name="request"),
+    path("requests/<uuid:request_id>/outcome", outcomes.outcome_view, name="request-outcome"),
     path("verify", views.verify_view, name="verify"),
     path("escalations/<uuid:request_id>/approve", escalations.approve_view, name="escalation-approve"),
     path("escalations/<uuid:request_id>/deny", escalations.deny_view, name="escalation-deny"),

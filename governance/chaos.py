@@ -23,6 +23,7 @@ from governance.policy import (
     evaluate,
 )
 from governance.policy.durations import format_duration, parse_duration
+from governance.policy.facts import FactBook, FactsError, validate_facts
 from governance.policy.limits import MAX_WINDOW
 from governance.policy.source import SourceError, load_yaml
 from governance.policy.state import MemoryState, Recorded
@@ -41,6 +42,8 @@ SCENARIO_SCHEMA = {
         "envelope": {"type": ["string", "object"]},
         "envelopes": {"type": "array", "minItems": 1, "items": {"type": ["string", "object"]}},
         "agent": {"type": "string"},
+        # Resource facts (docs/facts.md): a path to a facts file, or the document inline.
+        "facts": {"type": ["string", "object"]},
         "start": {},  # YAML reads an unquoted timestamp as a datetime; checked below
         "steps": {
             "type": "array",
@@ -127,6 +130,8 @@ class Scenario:
     agent: str
     envelopes: dict[str, CompiledEnvelope]
     steps: list[Step]
+    # The facts the steps are decided with (the CEL variable `facts`); None: no facts.
+    facts: FactBook | None = None
 
 
 @dataclass
@@ -254,7 +259,21 @@ def parse_scenario(document: Any, *, path: str = "<scenario>", base: Path | None
         )
         steps.append(step)
         clock = clock + timedelta(seconds=step.every * (step.repeat - 1))
-    return Scenario(document.get("name") or Path(path).stem, path, agent, envelopes, steps)
+    facts = _load_facts(document["facts"], base, path) if "facts" in document else None
+    return Scenario(document.get("name") or Path(path).stem, path, agent, envelopes, steps, facts)
+
+
+def _load_facts(item: Any, base: Path | None, path: str) -> FactBook:
+    if isinstance(item, str):
+        file = (base or Path(".")) / item
+        try:
+            item = load_yaml(file.read_text(), max_bytes=SCENARIO_MAX_BYTES, max_nodes=200_000, what="facts file")
+        except (OSError, SourceError) as exc:
+            raise ScenarioError(f"{path}: facts: cannot read {file}: {exc}") from None
+    try:
+        return FactBook(validate_facts(item))
+    except FactsError as exc:
+        raise ScenarioError(f"{path}: facts: {exc}") from None
 
 
 def load_scenario(path: Path, *, now: datetime | None = None) -> Scenario:
@@ -320,6 +339,7 @@ def run_scenario(scenario: Scenario) -> ScenarioResult:
             request = PolicyRequest(
                 action=step.action, resource=resource, params=params, context=context, agent=step.agent, now=at,
                 agent_mode="supervised" if supervised else "enforce",
+                facts=scenario.facts.lookup(resource).values if scenario.facts is not None else {},
             )
             decision = evaluate(envelope, request, history.for_agent(step.agent))
             result.decisions.append(decision)

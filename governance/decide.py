@@ -10,6 +10,7 @@ from django.utils import timezone
 from governance.audit import audit_record
 from governance.canonical import action_digest
 from governance.errors import Conflict, Unavailable
+from governance.facts import facts_for_resource
 from governance.locks import lock_agent, lock_sequence_keys, sequence_keys
 from governance.models import Agent, DecisionRequest
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
@@ -104,12 +105,15 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
     # Compiled once per envelope version and process; the row is read only on a miss.
     envelope_id = agent.active_envelope_id
     supervised = agent.breaker_tripped
+    facts_in_force = None
     try:
         compiled = envelope_compiled_by_pk(envelope_id, agent.envelope_created_at) if envelope_id is not None else None
         # Sequences read other agents' rows: their keys are locked before anything is read.
         lock_sequence_keys(sequence_keys(compiled, data.action, data.resource, context))
         if compiled is not None and compiled.mode == "supervised":
             supervised = True
+        # The facts about this resource (one indexed query), the CEL variable `facts`.
+        facts_in_force = facts_for_resource(data.resource)
         request = PolicyRequest(
             action=data.action,
             resource=data.resource,
@@ -119,6 +123,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
             now=now,
             agent_mode="supervised" if supervised else "enforce",
             agent_suspended=agent.is_suspended,
+            facts=facts_in_force.values,
         )
         decision = evaluate(compiled, request, DatabaseState(agent))
     except DatabaseError:
@@ -146,6 +151,8 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
         envelope_id=envelope_id if decision.envelope_version is not None else None,
         envelope_version=decision.envelope_version,
         capability=decision.capability,
+        # {} when no facts version exists yet; otherwise which version was consulted and what matched.
+        facts=facts_in_force.as_dict() if facts_in_force is not None and facts_in_force.version else {},
         agent_mode="supervised" if supervised else "enforce",
         created_at=now,
         expires_at=now + timedelta(seconds=escalation.ttl_seconds) if escalation else None,
@@ -164,6 +171,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
             "risk": row.risk["score"],
             "envelope_version": row.envelope_version,
             "mode": row.agent_mode,
+            **({"facts": {"version": row.facts["version"], "matched": row.facts["matched"]}} if row.facts else {}),
             **request_id_fields(),
         },
     )

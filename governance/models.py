@@ -136,6 +136,12 @@ class DecisionRequest(models.Model):
     # their digest (what /verify then accepts). NULL / "" when approved as asked.
     approved_params = models.JSONField(null=True, blank=True)
     approved_digest = models.CharField(max_length=64, blank=True)
+    # The resource facts in force when decided: {"version", "matched", "values"} (docs/facts.md).
+    facts = models.JSONField(default=dict)
+    # What the agent reports happened: {"status", "detail", "effects", "reported_at"}.
+    # ("outcome" in the request JSON; "outcome" alone would clash with existing annotations.)
+    reported_outcome = models.JSONField(null=True, blank=True)
+    outcome_status = models.CharField(max_length=16, blank=True)
 
     class Meta:
         constraints = [
@@ -154,6 +160,9 @@ class DecisionRequest(models.Model):
             models.Index(fields=["agent", "violation", "created_at"], name="req_agent_violation"),
             # Velocity over a glob ("crm.*") and an agent's recent history.
             models.Index(fields=["agent", "created_at"], name="req_agent_time"),
+            # incident_trace's prefix globs ("db:*" -> LIKE 'db:%') on PostgreSQL.
+            models.Index(fields=["resource"], opclasses=["varchar_pattern_ops"], name="req_resource_prefix"),
+            models.Index(fields=["outcome_status", "agent"], name="req_outcome_agent"),
         ]
 
     def __str__(self) -> str:
@@ -231,3 +240,12 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain}#{self.seq} {self.kind}"
+
+
+from governance.knowledge_models import (  # noqa: E402, F401  (registered with the app)
+    Fact,
+    FactProposal,
+    FactSet,
+    Incident,
+    IncidentContribution,
+)

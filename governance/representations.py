@@ -31,4 +31,5 @@ def request_json(row: DecisionRequest) -> dict:
         "decided_at": row.decided_at.isoformat().replace("+00:00", "Z") if row.decided_at else None,
         "comment": row.comment,
         "approved_params": row.approved_params,
+        "outcome": row.reported_outcome,
     }

@@ -16,6 +16,7 @@ from approvals.models import Escalation, Vote
 from approvals.outcomes import outcome_word
 from governance.decide import effective_status
 from governance.models import Agent, DecisionRequest
+from governance.policy.facts import summary as facts_summary
 
 # Params shown big at the top of a card: what the action costs is what people misjudge at 3 AM.
 AMOUNT_KEYS = ("amount", "total", "price", "cost", "value")
@@ -163,6 +164,8 @@ class Card:
     @property
     def key_factors(self) -> list[tuple[str, str, str]]:
         return self.risk_factors[:3]
+    # The resource's facts when it was decided, as one line ("payments-failover, protected — ...").
+    facts: str = ""
 
     @property
     def dom_id(self) -> str:
@@ -290,4 +293,5 @@ def card_for(
         history=history_rows(history or [], now),
         my_vote=my_vote,
         can_vote=status == DecisionRequest.Status.PENDING and my_vote is None,
+        facts=facts_summary((request.facts or {}).get("values") or {}) if isinstance(request.facts, dict) else "",
     )

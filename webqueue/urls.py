@@ -1,6 +1,6 @@
 from django.urls import path
 
-from webqueue import inbox_views, me, views
+from webqueue import inbox_views, me, remember, views
 
 urlpatterns = [
     path("", views.queue, name="queue"),
@@ -13,4 +13,5 @@ urlpatterns = [
     path("escalations/<uuid:request_id>/extend", inbox_views.escalation_extend_form, name="escalation-extend-form"),
     path("escalations/batch", inbox_views.escalation_batch_form, name="escalation-batch-form"),
     path("decided/", inbox_views.decided, name="decided"),
+    path("escalations/<uuid:request_id>/remember", remember.escalation_remember, name="escalation-remember"),
 ]

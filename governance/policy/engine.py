@@ -53,6 +53,7 @@ def _activation(cap: Capability, request: PolicyRequest) -> cel.Context:
         "context": request.context,
         "now": request.now,
         "agent": {"name": request.agent, "mode": request.agent_mode},
+        "facts": request.facts,
     }
     try:
         return cel.Context({name: values[name] for name in cap.cel_variables})

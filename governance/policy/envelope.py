@@ -17,7 +17,7 @@ from governance.policy.hours import Hours, parse_hours
 from governance.policy.limits import MAX_ESCALATION_TTL, MAX_WINDOW
 from governance.policy.source import check_shape
 
-CEL_VARIABLES = frozenset({"action", "resource", "params", "context", "now", "agent"})
+CEL_VARIABLES = frozenset({"action", "resource", "params", "context", "now", "agent", "facts"})
 OUTCOMES = ("escalate", "deny")
 
 _duration = {"type": ["string", "integer"]}

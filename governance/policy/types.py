@@ -39,6 +39,8 @@ class PolicyRequest:
     # "enforce", or "supervised" when the envelope or a tripped breaker says so.
     agent_mode: str = "enforce"
     agent_suspended: bool = False
+    # The resource's facts in force (governance/policy/facts.py), the CEL variable `facts`.
+    facts: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,10 @@ from governance.chaos import (
     step_requests,
 )
 from governance.decide import DecideInput, decide
+from governance.facts import facts_apply, facts_to_yaml
 from governance.models import Agent, DecisionRequest
 from governance.policy import Decision
+from governance.policy.facts import facts_document
 from governance.services import agent_create, envelope_apply, envelope_to_yaml
 
 pytestmark = pytest.mark.django_db
@@ -52,8 +54,8 @@ def test_the_seven_seed_incidents_ship_as_scenarios():
 def test_every_built_in_scenario_passes():
     output = chaos()  # no files: the built-in scenarios
     assert "FAIL" not in output
-    assert "7 scenarios, 45 steps: 45 passed, 0 failed" in output
-    assert "restraint: 48/48 risky requests not allowed (100.0%)" in output
+    assert "7 scenarios, 46 steps: 46 passed, 0 failed" in output
+    assert "restraint: 49/49 risky requests not allowed (100.0%)" in output
     assert output.splitlines()[0].split() == ["SCENARIO", "STEP", "AGENT", "ACTION", "EXPECTED", "GOT", "REASONS", "RESULT"]
 
 
@@ -214,6 +216,8 @@ def test_chaos_predicts_what_decide_answers(path):
     for name, compiled in scenario.envelopes.items():
         agent_create(name=name)
         envelope_apply(source=envelope_to_yaml(compiled.document))
+    if scenario.facts is not None:
+        facts_apply(source=facts_to_yaml(facts_document(scenario.facts.entries)))
     for result in predicted.steps:
         step = result.step
         for (_, at, resource, params, context), expected in zip(step_requests(step), result.decisions, strict=True):
@@ -229,3 +233,21 @@ def test_scenario_yaml_round_trips_through_the_loader(tmp_path):
     path = tmp_path / "one.yaml"
     path.write_text(yaml.safe_dump(yaml.safe_load(LAX)))
     assert load_scenario(path).steps[0].expect.must == ("escalate",)
+
+
+@pytest.mark.parametrize("stem,step,without_facts", [
+    # Without the fact the teardown is one more production teardown for a busy approver.
+    ("02-failover-replica-teardown", "idle replica-7 (the silent payments failover target)", "escalate"),
+    # Without the fact a familiar batch job is rolled back automatically.
+    ("01-batch-job-rollback", "familiar now, but the fact still holds it for a human", "allow"),
+])
+def test_the_incident_scenarios_are_caught_by_a_fact_not_a_name(stem, step, without_facts):
+    """Without examples/facts.yaml the envelopes do not stop the incident: the fact does."""
+    scenario = load_scenario(ROOT / "examples" / "chaos" / f"{stem}.yaml")
+    assert scenario.facts is not None
+    with_facts = {r.step.name: r for r in run_scenario(scenario).steps}
+    assert with_facts[step].ok
+    scenario.facts = None
+    without = {r.step.name: r for r in run_scenario(scenario).steps}
+    assert not without[step].ok
+    assert without[step].decisions[0].decision == without_facts

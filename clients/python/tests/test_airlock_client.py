@@ -373,6 +373,30 @@ def test_outcomes_go_to_the_reporter_seam(airlock_url, agent):
     assert all(rid for rid, _, _ in reports)
 
 
+def test_the_decorator_reports_outcomes_to_airlock(airlock_url, agent):
+    from governance.models import DecisionRequest
+
+    airlock = Airlock(airlock_url, agent.token)
+
+    @airlock.guarded("purchase_order.create", resource="vendor:staples")
+    def buy(amount):
+        if amount == 13:
+            raise ValueError("unlucky")
+        return amount
+
+    assert buy(12) == 12
+    with pytest.raises(ValueError):
+        buy(13)
+    rows = list(DecisionRequest.objects.filter(agent=agent.agent).order_by("created_at"))
+    assert [r.reported_outcome["status"] for r in rows] == ["succeeded", "failed"]
+    assert rows[1].reported_outcome["detail"] == "ValueError: unlucky"
+    # A second report is refused by the server (409 outcome_exists) and only logged.
+    decision = airlock.decide("purchase_order.create", resource="vendor:x", params={"amount": 1})
+    airlock.report_outcome(decision, succeeded=True, effects={"po": 1})
+    airlock.report_outcome(decision, succeeded=False)
+    assert DecisionRequest.objects.get(pk=decision.id).reported_outcome["effects"] == {"po": 1}
+
+
 def test_a_failing_reporter_never_changes_the_result(airlock_url, agent):
     def broken(*args):
         raise RuntimeError("reporter down")

@@ -260,19 +260,26 @@ class Airlock:
 
     # -- outcomes -------------------------------------------------------------------------
 
-    def report_outcome(self, decision: Decision, *, succeeded: bool, detail: str = "") -> None:
-        """Tell Airlock whether the guarded action succeeded.
+    def report_outcome(self, decision: Decision, *, succeeded: bool, detail: str = "",
+                       effects: dict | None = None, status: str | None = None) -> None:
+        """Tell Airlock what the guarded action did: `POST /api/v1/requests/{id}/outcome` with
+        `{"status": "succeeded"|"failed"|"rolled_back", "detail", "effects"}` (once per request).
 
-        SEAM: Airlock has no outcome endpoint yet (`POST /api/v1/requests/{id}/outcome`, the
-        knowledge issue). Until it exists this sends nothing; an `outcome_reporter(decision,
-        succeeded, detail)` given to the constructor is called instead. When the endpoint lands,
-        this method POSTs `{"outcome": "succeeded"|"failed", "detail": ...}` there. Reporting
-        never changes what the guarded call returned or raised: errors are logged, not raised.
-        """
-        if self.outcome_reporter is None:
-            return
+        An `outcome_reporter(decision, succeeded, detail)` given to the constructor is called
+        instead of the POST. Reporting never changes what the guarded call returned or raised:
+        errors (including 409 outcome_exists) are logged, not raised."""
         try:
-            self.outcome_reporter(decision, succeeded, detail)
+            if self.outcome_reporter is not None:
+                self.outcome_reporter(decision, succeeded, detail)
+                return
+            if not decision.id or not self.url:
+                return
+            body = {"status": status or ("succeeded" if succeeded else "failed"), "detail": detail[:10_000],
+                    "effects": effects or {}}
+            response = self._http.post(f"{self.url}/api/v1/requests/{decision.id}/outcome", json=body)
+            if response.status_code != 200:
+                logger.warning("airlock outcome report for request %s: HTTP %s %s", decision.id,
+                               response.status_code, response.text[:200])
         except Exception:
             logger.exception("airlock outcome report for request %s failed", decision.id)
 
