@@ -59,6 +59,15 @@ ENVELOPE_SCHEMA = {
             "additionalProperties": False,
             "properties": {"violations": {"type": "integer", "minimum": 1}, "window": _duration},
         },
+        "drift": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "min_requests": {"type": "integer", "minimum": 2, "maximum": 1000000},
+                "p_value": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
+                "on_shift": {"enum": ["flag", "supervise"]},
+            },
+        },
         "capabilities": {
             "type": "array",
             "items": {
@@ -214,6 +223,7 @@ class CompiledEnvelope:
     capabilities: tuple[Capability, ...]
     sequences: tuple[Sequence, ...]
     document: dict
+    drift: dict | None = None  # {min_requests, p_value, on_shift}: governance/drift.py
 
 
 def _compile_rule(item: Any, field: str, kind: str) -> Rule:
@@ -348,4 +358,15 @@ def compile_envelope(document: Any, *, version: int | None = None, default_ttl: 
         capabilities=tuple(capabilities),
         sequences=sequences,
         document=document,
+        drift=_drift(document.get("drift")),
     )
+
+
+def _drift(drift: dict | None) -> dict | None:
+    if drift is None:
+        return None
+    return {
+        "min_requests": drift.get("min_requests", 50),
+        "p_value": drift.get("p_value", 0.01),
+        "on_shift": drift.get("on_shift", "flag"),
+    }
