@@ -33,6 +33,7 @@ from governance.locks import lock_agent
 from governance.models import Agent, Anomaly, DecisionRequest
 from governance.policy import CompiledEnvelope
 from governance.reliability_models import ModelVersionStats
+from governance.violations import violation_details
 
 logger = logging.getLogger("airlock.drift")
 
@@ -167,8 +168,7 @@ def _shift_record(agent: Agent, row: DecisionRequest, candidate, baseline, resul
     if anchor is not None:
         anomaly = Anomaly.objects.create(
             request=anchor, agent=agent, code="distribution_shift", tag=Anomaly.Tag.RELIABILITY,
-            tag_reason=reason, details={"request_id": str(anchor.id), "agent": agent.name,
-                                        "model_version": candidate.model_version, "drift": result},
+            tag_reason=reason, details={**violation_details(anchor), "drift": result},
             created_at=row.created_at,
         )
         audit_record(
