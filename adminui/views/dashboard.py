@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from adminui import dashboard as data
 from adminui.access import HtmxHttpRequest, admin_required
+from adminui.reliability import reliability_overview
 
 RANGES = {"24h": 24, "3d": 72, "7d": 168}
 
@@ -24,5 +25,5 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "violators": data.top_violators(now=now),
     }
     context = {"charts": charts, "headline": data.headline(now=now), "span": span if span in RANGES else "24h",
-               "ranges": RANGES, "now": now}
+               "ranges": RANGES, "now": now, "reliability": reliability_overview(now=now)}
     return render(request, "adminui/dashboard.html", context)
