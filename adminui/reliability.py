@@ -98,5 +98,6 @@ def shadow_card(agent: Agent) -> dict | None:
     if agent.shadow_envelope_id is None:
         return None
     report = shadow_matrix(agent=agent)
+    report["since_at"] = agent.shadow_since
     report["rows"] = [(a, [(s, report["matrix"][a][s]) for s in ANSWERS]) for a in ANSWERS]
     return report
