@@ -2,6 +2,8 @@
 with the same active envelope, interleaved in rounds on one database:
 
 - `none`: no shadow (the baseline, measured in the same run);
+- `ident`: a shadow that answers like the active version (no difference is written): the
+  cost of the second evaluation alone;
 - `same`: a shadow with other thresholds but the same stateful questions; a fifth of the
   requests get a different answer, so a difference row is written for them;
 - `other`: a shadow with a different velocity window and cumulative period (questions the
@@ -53,6 +55,7 @@ capabilities:
     cumulative: {param: amount, max: 1000000000, per: 24h, over: escalate}
   - action: catalogue.*
 """
+IDENT = ACTIVE.replace("default: deny", "default: deny\ndescription: the same rules")
 SAME = ACTIVE.replace('"params.amount > 10000"', '"params.amount > 8000"')
 OTHER = ACTIVE.replace("per: 10m", "per: 15m").replace("per: 24h", "per: 12h")
 VENDORS = ("vendor:staples", "vendor:acme-office", "vendor:globex")
@@ -70,7 +73,7 @@ def request(i: int) -> DecideInput:
 
 def setup_agents() -> dict:
     agents = {}
-    for name, shadow in (("none", None), ("same", SAME), ("other", OTHER)):
+    for name, shadow in (("none", None), ("ident", IDENT), ("same", SAME), ("other", OTHER)):
         agent, _token = agent_create(name=f"bench-{name}")
         envelope_apply(source=ACTIVE.replace("agent: procurement-bot", f"agent: bench-{name}", 1))
         if shadow:
@@ -127,8 +130,10 @@ def run(args) -> None:
     print("RESULT shadow_overhead " + " ".join([
         f"db={connection.vendor}",
         f"none_us={med['none']:.0f}",
+        f"ident_us={med['ident']:.0f}",
         f"same_us={med['same']:.0f}",
         f"other_us={med['other']:.0f}",
+        f"ident_ratio={med['ident'] / med['none']:.3f}",
         f"same_ratio={med['same'] / med['none']:.3f}",
         f"other_ratio={med['other'] / med['none']:.3f}",
         f"sql_none={sql['none']:.2f}",
@@ -139,7 +144,9 @@ def run(args) -> None:
         f"select_other={reads['other']:.2f}",
         f"evals_none={evaluations['none']:.2f}",
         f"evals_same={evaluations['same']:.2f}",
+        f"cpu_ratio_ident={med_cpu['ident'] / med_cpu['none']:.3f}",
         f"cpu_ratio_same={med_cpu['same'] / med_cpu['none']:.3f}",
+        f"sql_ident={sql['ident']:.2f}",
     ]))
 
 
