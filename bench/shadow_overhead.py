@@ -88,6 +88,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--per-round", type=int, default=200)
     args = parser.parse_args()
+    # A database of the bench's own: never the test database of this checkout (a pytest
+    # session may be using it; create_test_db would clobber it).
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = (
+        None if connection.vendor == "sqlite" else f"bench_shadow_{os.getpid()}"  # None: SQLite in memory
+    )
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         run(args)

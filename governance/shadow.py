@@ -47,6 +47,11 @@ class SharedState:
         self.inner = inner
         self._memo: dict = {}
 
+    def __getattr__(self, name: str):
+        # Anything else the engine may ask of a state view (optional hooks) goes to the
+        # state decide built, unchanged.
+        return getattr(self.inner, name)
+
     def prefetch(self, questions: list[tuple[str, dict]]) -> None:
         prefetch = getattr(self.inner, "prefetch", None)
         if prefetch is not None:
