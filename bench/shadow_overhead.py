@@ -103,7 +103,7 @@ def main() -> None:
 def run(args) -> None:
     agents = setup_agents()
     # Warm-up: compiled envelopes, last_seen_at, the first-request paths.
-    for name, agent in agents.items():
+    for agent in agents.values():
         for i in range(20):
             decide(agent=agent, data=request(i))
     wall = {name: [] for name in agents}

@@ -2,12 +2,15 @@
 baseline's (chi-square / Fisher, scipy) is flagged; one that behaves alike is not."""
 
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from scipy import stats
 
 from governance.decide import DecideInput, decide
-from governance.drift import contingency_test, drift_baseline_accept
+from governance.drift import contingency_test
 from governance.models import Agent, Anomaly, AuditEvent, ModelVersionStats
 
 pytestmark = pytest.mark.django_db
@@ -72,15 +75,17 @@ def test_exactly_the_shifted_model_version_is_flagged_and_supervised(buyer):
         "baseline", "shifted"]
 
 
-def test_flag_records_the_anomaly_without_supervising(buyer, admin_user):
+def test_flag_records_the_anomaly_without_supervising(buyer):
     agent = buyer("flag")
     feed(agent, "m-1", 120, every_escalates=10, start=T0)
     feed(agent, "m-2", 60, every_escalates=2, start=T0 + timedelta(hours=1))
     agent.refresh_from_db()
     assert not agent.breaker_tripped
     assert Anomaly.objects.filter(code="distribution_shift").count() == 1
-    # After review an admin accepts the new version as the baseline.
-    drift_baseline_accept(agent=agent, model_version="m-2", by=admin_user)
+    # After review an admin accepts the new version as the baseline (service or command).
+    with pytest.raises(CommandError, match="no requests with model_version 'm-9'"):
+        call_command("drift_baseline", "buyer-bot", "m-9")
+    call_command("drift_baseline", "buyer-bot", "m-2", stdout=StringIO())
     assert dict(ModelVersionStats.objects.values_list("model_version", "verdict")) == {"m-1": "retired", "m-2": "baseline"}
     assert AuditEvent.objects.filter(kind="drift.baseline_accepted").exists()
 
