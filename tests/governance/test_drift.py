@@ -111,3 +111,15 @@ def test_the_contingency_test_is_scipys():
     # Rare categories are pooled; one category left means nothing to test.
     assert contingency_test({"a": 50, "b": 1}, {"a": 40, "c": 1})["columns"] == ["a", "(other)"]
     assert contingency_test({"a": 50}, {"a": 40})["p_value"] == 1.0
+
+
+def test_the_anomaly_page_shows_both_distributions_and_the_test(buyer, admin_user, client):
+    agent = buyer("flag")
+    feed(agent, "m-1", 120, every_escalates=10, start=T0)
+    feed(agent, "m-2", 60, every_escalates=2, start=T0 + timedelta(hours=1))
+    anomaly = Anomaly.objects.get(code="distribution_shift")
+    client.force_login(admin_user)
+    page = client.get(f"/admin/anomalies/{anomaly.pk}/").content.decode()
+    assert 'data-testid="drift"' in page
+    assert "m-1 <span class=\"badge ok\">baseline</span>" in page
+    assert f"p = {anomaly.details['drift']['outcome']['p_value']:.3g}" in page
