@@ -1,6 +1,6 @@
 from django.urls import path
 
-from adminui.views import agents, anomalies, audit, dashboard, envelopes, facts, incidents, requests
+from adminui.views import agents, anomalies, audit, dashboard, envelopes, facts, incidents, reliability, requests
 
 app_name = "adminui"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("agents/<str:name>/breaker-reset/", agents.agent_breaker_reset, name="agent_breaker_reset"),
     path("agents/<str:name>/suspend/", agents.agent_suspend, name="agent_suspend"),
     path("agents/<str:name>/resume/", agents.agent_resume, name="agent_resume"),
+    path("agents/<str:name>/shadow/", reliability.agent_shadow, name="agent_shadow"),
+    path("agents/<str:name>/shadow/promote/", reliability.agent_shadow_promote, name="agent_shadow_promote"),
+    path("agents/<str:name>/shadow/discard/", reliability.agent_shadow_discard, name="agent_shadow_discard"),
     path("agents/<str:name>/envelope/", envelopes.envelope_edit, name="envelope_edit"),
     path("agents/<str:name>/envelope/validate/", envelopes.envelope_validate_draft, name="envelope_validate"),
     path("agents/<str:name>/envelope/replay/", envelopes.envelope_replay, name="envelope_replay"),

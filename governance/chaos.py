@@ -6,6 +6,8 @@ command supplies envelopes from the database when asked to (--agent).
 The format is documented in docs/chaos.md.
 """
 
+import math
+import random
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -45,6 +47,10 @@ SCENARIO_SCHEMA = {
         # Resource facts (docs/facts.md): a path to a facts file, or the document inline.
         "facts": {"type": ["string", "object"]},
         "start": {},  # YAML reads an unquoted timestamp as a datetime; checked below
+        # Monte Carlo (issue 15): run the scenario N times, sampling param distributions.
+        "runs": {"type": "integer", "minimum": 1, "maximum": 10000},
+        "seed": {"type": "integer"},
+        "min_restraint": {"type": "number", "minimum": 0, "maximum": 1},
         "steps": {
             "type": "array",
             "minItems": 1,
@@ -132,6 +138,9 @@ class Scenario:
     steps: list[Step]
     # The facts the steps are decided with (the CEL variable `facts`); None: no facts.
     facts: FactBook | None = None
+    runs: int = 1
+    seed: int | None = None
+    min_restraint: float | None = None
 
 
 @dataclass
@@ -155,12 +164,81 @@ class StepResult:
 
 @dataclass
 class ScenarioResult:
+    """One run, or (Monte Carlo) every run's decisions per step together."""
+
     scenario: Scenario
     steps: list[StepResult]
+    runs: int = 1
+    seed: int | None = None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The restraint rate's 95 % Wilson interval, None without risky requests."""
+        restrained, risky = restraint([self])
+        return wilson_interval(restrained, risky) if risky else None
 
     @property
     def ok(self) -> bool:
-        return all(s.ok for s in self.steps)
+        """With min_restraint, the scenario states a rate: the interval's lower bound must
+        reach it (single steps may fail in some runs). Without, every step of every run
+        must get its required outcome."""
+        if self.scenario.min_restraint is None:
+            return all(s.ok for s in self.steps)
+        interval = self.interval
+        return interval is not None and interval[0] >= self.scenario.min_restraint
+
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval for a binomial proportion (95 % by default)."""
+    if n <= 0:
+        raise ValueError("no trials")
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+DISTRIBUTIONS = ("uniform", "choice")
+
+
+def _check_distributions(value: Any, where: str) -> bool:
+    """Validate every distribution in a step's params/context; True when there is one."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in DISTRIBUTIONS:
+            kind, spec = next(iter(value.items()))
+            if kind == "uniform":
+                ok = (isinstance(spec, list) and len(spec) == 2
+                      and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in spec)
+                      and spec[0] <= spec[1])
+                if not ok:
+                    raise ScenarioError(f"{where}: uniform: give [low, high], two numbers with low <= high")
+            elif not isinstance(spec, list) or not spec:
+                raise ScenarioError(f"{where}: choice: give a non-empty list of values")
+            return True
+        return any([_check_distributions(v, f"{where}.{k}") for k, v in value.items()])
+    if isinstance(value, list):
+        return any([_check_distributions(v, f"{where}[{i}]") for i, v in enumerate(value)])
+    return False
+
+
+def _sample(value: Any, rng: random.Random | None) -> Any:
+    """Draw every distribution in a value: uniform over integers when both bounds are
+    integers, over reals otherwise; choice picks one item, each equally likely."""
+    if isinstance(value, dict):
+        if rng is not None and len(value) == 1 and next(iter(value)) in DISTRIBUTIONS:
+            kind, spec = next(iter(value.items()))
+            if kind == "choice":
+                return rng.choice(spec)
+            low, high = spec
+            return rng.randint(low, high) if isinstance(low, int) and isinstance(high, int) else rng.uniform(low, high)
+        return {k: _sample(v, rng) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sample(v, rng) for v in value]
+    return value
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -257,10 +335,15 @@ def parse_scenario(document: Any, *, path: str = "<scenario>", base: Path | None
             repeat=raw.get("repeat", 1),
             every=_seconds(raw.get("every", 1), f"{where}.every"),
         )
+        _check_distributions(step.params, f"{where}.params")
+        _check_distributions(step.context, f"{where}.context")
         steps.append(step)
         clock = clock + timedelta(seconds=step.every * (step.repeat - 1))
     facts = _load_facts(document["facts"], base, path) if "facts" in document else None
-    return Scenario(document.get("name") or Path(path).stem, path, agent, envelopes, steps, facts)
+    return Scenario(
+        document.get("name") or Path(path).stem, path, agent, envelopes, steps, facts,
+        runs=document.get("runs", 1), seed=document.get("seed"), min_restraint=document.get("min_restraint"),
+    )
 
 
 def _load_facts(item: Any, base: Path | None, path: str) -> FactBook:
@@ -303,11 +386,12 @@ def _fill(value: Any, i: int) -> Any:
     return value
 
 
-def step_requests(step: Step):
-    """(n, time, resource, params, context) for each repetition of a step, n from 1."""
+def step_requests(step: Step, rng: random.Random | None = None):
+    """(n, time, resource, params, context) for each repetition of a step, n from 1; with a
+    random generator, each repetition draws its own values from the step's distributions."""
     for n in range(1, step.repeat + 1):
         at = step.at + timedelta(seconds=step.every * (n - 1))
-        yield n, at, _fill(step.resource, n), _fill(step.params, n), _fill(step.context, n)
+        yield n, at, _fill(step.resource, n), _sample(_fill(step.params, n), rng), _sample(_fill(step.context, n), rng)
 
 
 class _Breakers:
@@ -327,6 +411,27 @@ class _Breakers:
 
 
 def run_scenario(scenario: Scenario) -> ScenarioResult:
+    """Run the scenario `runs` times (once by default). With distributions, the draws come
+    from one generator seeded with `seed` (a random seed when none is given, reported), so
+    a seed reproduces the run exactly. Each run starts from an empty history."""
+    if scenario.runs == 1 and scenario.seed is None and not _has_distributions(scenario):
+        return _run_once(scenario, None)
+    seed = scenario.seed if scenario.seed is not None else random.SystemRandom().randrange(2**31)
+    rng = random.Random(seed)
+    total = [StepResult(step) for step in scenario.steps]
+    for run in range(1, scenario.runs + 1):
+        once = _run_once(scenario, rng)
+        for into, step in zip(total, once.steps, strict=True):
+            into.decisions += step.decisions
+            into.failures += [f"run {run} {failure}" for failure in step.failures]
+    return ScenarioResult(scenario, total, runs=scenario.runs, seed=seed)
+
+
+def _has_distributions(scenario: Scenario) -> bool:
+    return any(_check_distributions(s.params, "") or _check_distributions(s.context, "") for s in scenario.steps)
+
+
+def _run_once(scenario: Scenario, rng: random.Random | None) -> ScenarioResult:
     """Evaluate every step in order; allowed (and escalated, per `then`) steps become history."""
     history = MemoryState(agent=scenario.agent)
     breakers = _Breakers()
@@ -334,7 +439,7 @@ def run_scenario(scenario: Scenario) -> ScenarioResult:
     for step in scenario.steps:
         result = StepResult(step)
         envelope = scenario.envelopes.get(step.agent)
-        for n, at, resource, params, context in step_requests(step):
+        for n, at, resource, params, context in step_requests(step, rng):
             supervised = step.agent in breakers.tripped or (envelope is not None and envelope.mode == "supervised")
             request = PolicyRequest(
                 action=step.action, resource=resource, params=params, context=context, agent=step.agent, now=at,

@@ -42,9 +42,33 @@ def rows(results: list[ScenarioResult]) -> list[dict[str, str]]:
                 "expected": str(step.step.expect),
                 "got": _got(step),
                 "reasons": _reasons(step),
-                "result": "pass" if step.ok else "FAIL",
+                "result": "pass" if step.ok else _miss(result, step),
             })
     return out
+
+
+def _miss(result: ScenarioResult, step: StepResult) -> str:
+    # A scenario with min_restraint states a rate: a step that misses in some runs is
+    # reported, and only the interval decides.
+    if result.scenario.min_restraint is None:
+        return "FAIL"
+    return f"missed {len(step.failures)}/{len(step.decisions)}"
+
+
+def monte_carlo_line(result: ScenarioResult) -> str:
+    """Runs, seed, restraint with its 95 % Wilson interval, and the min_restraint verdict."""
+    restrained, risky = restraint([result])
+    head = f"{result.scenario.name}: {result.runs} runs, seed {result.seed}"
+    if not risky:
+        return f"{head}: restraint n/a (no risky steps)"
+    low, high = result.interval
+    line = (f"{head}: restraint {restrained}/{risky} ({100 * restrained / risky:.1f}%), "
+            f"95% CI [{100 * low:.1f}%, {100 * high:.1f}%] (Wilson)")
+    minimum = result.scenario.min_restraint
+    if minimum is not None:
+        verdict = "pass" if low >= minimum else "FAIL: lower bound under min_restraint"
+        line += f", min_restraint {100 * minimum:.1f}%: {verdict}"
+    return line
 
 
 def restraint_line(results: list[ScenarioResult]) -> str:
@@ -60,7 +84,7 @@ def report(results: list[ScenarioResult]) -> str:
     widths = {c: max([len(c)] + [len(r[c]) for r in table]) for c in COLUMNS}
     lines = ["  ".join(c.upper().ljust(widths[c]) for c in COLUMNS).rstrip()]
     lines += ["  ".join(r[c].ljust(widths[c]) for c in COLUMNS).rstrip() for r in table]
-    failed = [(r, s) for r in results for s in r.steps if not s.ok]
+    failed = [(r, s) for r in results for s in r.steps if not s.ok and r.scenario.min_restraint is None]
     if failed:
         lines.append("")
         for result, step in failed:
@@ -70,6 +94,10 @@ def report(results: list[ScenarioResult]) -> str:
                 lines.append(f"FAIL {result.scenario.name} / {step.step.name}: … and {len(step.failures) - 5} more")
     steps = [s for r in results for s in r.steps]
     passed = sum(1 for s in steps if s.ok)
+    sampled = [r for r in results if r.runs > 1 or r.seed is not None or r.scenario.min_restraint is not None]
+    if sampled:
+        lines.append("")
+        lines += [monte_carlo_line(r) for r in sampled]
     lines += [
         "",
         restraint_line(results),

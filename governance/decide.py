@@ -15,6 +15,7 @@ from governance.locks import lock_agent, lock_sequence_keys, sequence_keys
 from governance.models import Agent, DecisionRequest
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
 from governance.ports import escalation_open
+from governance.reliability import reliability_record, shadow_evaluate, shadow_state
 from governance.rows import insert
 from governance.services import envelope_compiled_by_pk
 from governance.state import DatabaseState
@@ -106,6 +107,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
     envelope_id = agent.active_envelope_id
     supervised = agent.breaker_tripped
     facts_in_force = None
+    compiled = shadow = None
     try:
         compiled = envelope_compiled_by_pk(envelope_id, agent.envelope_created_at) if envelope_id is not None else None
         # Sequences read other agents' rows: their keys are locked before anything is read.
@@ -125,7 +127,10 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
             agent_suspended=agent.is_suspended,
             facts=facts_in_force.values,
         )
-        decision = evaluate(compiled, request, DatabaseState(agent))
+        state = shadow_state(agent, DatabaseState(agent))
+        decision = evaluate(compiled, request, state)
+        # The shadow envelope (if any) on the same state, before this request is written.
+        shadow = shadow_evaluate(agent=agent, request=request, state=state)
     except DatabaseError:
         raise
     except Exception as exc:
@@ -179,6 +184,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
         escalation_open(request=row, spec=escalation)
     if decision.violation:
         violation_record(request=row, agent=agent)
+    reliability_record(agent=agent, row=row, compiled=compiled, shadow=shadow)
     if agent.last_seen_at is None or now - agent.last_seen_at > timedelta(seconds=60):
         Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
     return row

@@ -31,6 +31,12 @@ class Agent(models.Model):
     breaker_reason = models.TextField(blank=True)
     # Violations before the last reset no longer count toward the breaker.
     breaker_reset_at = models.DateTimeField(null=True, blank=True)
+    # The shadow envelope (issue 15): evaluated beside the active one on every decide, never
+    # answers. shadow_since is the shadow version's created_at (its compiled-cache key too).
+    shadow_envelope = models.ForeignKey(
+        "Envelope", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    shadow_since = models.DateTimeField(null=True, blank=True)
     callback_url = models.URLField(blank=True, max_length=500)
     # Needed in clear to sign callbacks; shown once at creation.
     callback_secret = models.CharField(max_length=128, blank=True)
@@ -249,3 +255,4 @@ from governance.knowledge_models import (  # noqa: E402, F401  (registered with 
     Incident,
     IncidentContribution,
 )
+from governance.reliability_models import ModelVersionStats, ShadowDifference  # noqa: E402,F401

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from adminui.access import HtmxHttpRequest, admin_required
 from adminui.forms import AgentCreateForm, ReasonForm
+from adminui.reliability import shadow_card
 from adminui.selectors import agent_history, agent_mode, agents_overview
 from governance import agents as agent_services
 from governance.breaker import breaker_reset
@@ -49,7 +50,7 @@ def agent_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
 def _detail_context(agent: Agent, **extra) -> dict:
     mode, why = agent_mode(agent)
     history = agent_history(agent=agent, now=timezone.now())
-    return {"agent": agent, "mode": mode, "mode_why": why, "history": history, **extra}
+    return {"agent": agent, "mode": mode, "mode_why": why, "history": history, "shadow": shadow_card(agent), **extra}
 
 
 @require_POST

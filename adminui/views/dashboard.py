@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from adminui import dashboard as data
 from adminui.access import HtmxHttpRequest, admin_required
 from adminui.outcomes_board import bad_outcomes_by_agent, incident_counts
+from adminui.reliability import reliability_overview
 
 RANGES = {"24h": 24, "3d": 72, "7d": 168}
 
@@ -25,6 +26,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "violators": data.top_violators(now=now),
     }
     context = {"charts": charts, "headline": data.headline(now=now), "span": span if span in RANGES else "24h",
-               "ranges": RANGES, "now": now,
+               "ranges": RANGES, "now": now, "reliability": reliability_overview(now=now),
                "bad_outcomes": bad_outcomes_by_agent(now=now), "incidents": incident_counts()}
     return render(request, "adminui/dashboard.html", context)

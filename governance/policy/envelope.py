@@ -81,6 +81,15 @@ ENVELOPE_SCHEMA = {
             "additionalProperties": False,
             "properties": {"violations": {"type": "integer", "minimum": 1}, "window": _duration},
         },
+        "drift": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "min_requests": {"type": "integer", "minimum": 2, "maximum": 1000000},
+                "p_value": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
+                "on_shift": {"enum": ["flag", "supervise"]},
+            },
+        },
         "capabilities": {
             "type": "array",
             "items": {
@@ -243,6 +252,7 @@ class CompiledEnvelope:
     # While the agent has this many escalations pending, a request that would escalate is
     # denied (review_flood, a violation): an agent cannot drown its approvers.
     max_pending: int | None = None
+    drift: dict | None = None  # {min_requests, p_value, on_shift}: governance/drift.py
 
 
 def _compile_rule(item: Any, field: str, kind: str) -> Rule:
@@ -403,4 +413,15 @@ def compile_envelope(document: Any, *, version: int | None = None, default_ttl: 
         document=document,
         tiers=_tiers_compile(document.get("tiers", []), "tiers", ttl),
         max_pending=document.get("max_pending"),
+        drift=_drift(document.get("drift")),
     )
+
+
+def _drift(drift: dict | None) -> dict | None:
+    if drift is None:
+        return None
+    return {
+        "min_requests": drift.get("min_requests", 50),
+        "p_value": drift.get("p_value", 0.01),
+        "on_shift": drift.get("on_shift", "flag"),
+    }

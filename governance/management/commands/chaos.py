@@ -35,7 +35,10 @@ class Command(BaseCommand):
         results = [run_scenario(s) for s in scenarios]
         self.stdout.write(report(results))
         if not all(r.ok for r in results):
-            raise CommandError("chaos run failed: some steps did not get their required outcome", returncode=1)
+            raise CommandError(
+                "chaos run failed: a step missed its required outcome, or a restraint interval is under min_restraint",
+                returncode=1,
+            )
 
     def _paths(self, files: list[str]) -> list[Path]:
         paths: list[Path] = []
