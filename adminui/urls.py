@@ -1,6 +1,16 @@
 from django.urls import path
 
-from adminui.views import agents, anomalies, audit, dashboard, envelopes, facts, incidents, reliability, requests
+from adminui.views import (
+    agents,
+    anomalies,
+    audit,
+    dashboard,
+    envelopes,
+    facts,
+    incidents,
+    reliability,
+    requests,
+)
 
 app_name = "adminui"
 
