@@ -1,6 +1,6 @@
 from django.urls import path
 
-from adminui.views import agents, anomalies, audit, dashboard, envelopes
+from adminui.views import agents, anomalies, audit, authoring, dashboard, envelopes
 
 app_name = "adminui"
 
@@ -15,6 +15,11 @@ urlpatterns = [
     path("agents/<str:name>/envelope/", envelopes.envelope_edit, name="envelope_edit"),
     path("agents/<str:name>/envelope/validate/", envelopes.envelope_validate_draft, name="envelope_validate"),
     path("agents/<str:name>/envelope/replay/", envelopes.envelope_replay, name="envelope_replay"),
+    path("agents/<str:name>/envelope/check/", authoring.envelope_check, name="envelope_check"),
+    path("agents/<str:name>/envelope/template/<slug:slug>/", authoring.envelope_template, name="envelope_template"),
+    path("requests/<uuid:request_id>/always-allow/", authoring.always_allow, name="always_allow"),
+    path("suggestions/", authoring.suggestions, name="suggestions"),
+    path("suggestions/draft/", authoring.suggestion_draft, name="suggestion_draft"),
     path("agents/<str:name>/envelopes/", envelopes.envelope_versions, name="envelope_versions"),
     path("agents/<str:name>/envelopes/<int:version>/", envelopes.envelope_version, name="envelope_version"),
     path("agents/<str:name>/envelopes/<int:version>.yaml", envelopes.envelope_download, name="envelope_download"),

@@ -150,6 +150,13 @@ class DecisionRequest(models.Model):
             models.Index(fields=["agent", "violation", "created_at"], name="req_agent_violation"),
             # Velocity over a glob ("crm.*") and an agent's recent history.
             models.Index(fields=["agent", "created_at"], name="req_agent_time"),
+            # Suggestions from approval history (adminui/suggestions.py) read only the
+            # escalations of a window: a small part of a large table.
+            models.Index(
+                fields=["created_at", "agent", "action", "resource"],
+                condition=models.Q(decision="escalate"),
+                name="req_escalated_time",
+            ),
         ]
 
     def __str__(self) -> str:
