@@ -142,11 +142,32 @@ def _yaml_problem(source: str, detail: str) -> Problem:
         hint = "YAML indents with spaces only; replace the tab with two spaces."
     elif "could not find expected ':'" in problem:
         hint = "Each line of a mapping is 'key: value'; a colon may be missing."
+    opened = _context_mark(source)
+    if opened is not None and line is not None and opened[0] < line and ("flow" in problem or "expected ','" in problem):
+        # The parser notices an unclosed bracket where the next item starts; the mistake
+        # is where the bracket was opened.
+        hint = f"The bracket opened on line {opened[0]} is not closed (noticed on line {line}). {hint}"
+        line, column = opened
     return Problem(
         message=f"The YAML cannot be read here ({problem}). {hint}", line=line, column=column,
         example="capabilities:\n  - action: purchase_order.create\n    resources: [\"vendor:*\"]",
         detail=detail,
     )
+
+
+def _context_mark(source: str) -> tuple[int, int] | None:
+    """(line, column) of what the parser was inside of when it failed, e.g. an open '['."""
+    loader = BoundedLoader(source)
+    try:
+        loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.context_mark
+        return (mark.line + 1, mark.column + 1) if mark is not None else None
+    except (yaml.YAMLError, SourceError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+    return None
 
 
 def _cel_problem(source: str, check: DraftCheck) -> Problem:
@@ -190,7 +211,12 @@ def _cel_problem(source: str, check: DraftCheck) -> Problem:
 def _schema_problem(source: str, document, detail: str) -> Problem | None:
     """Re-run the schema the compiler ran, to know which rule failed (the compiler only
     passes on its message), and point at the offending key rather than its parent."""
-    errors = sorted(_validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    # At one spot, a misspelt key beats the "required" error it causes: 'actoin' is the
+    # mistake, the missing 'action' only its consequence.
+    errors = sorted(
+        _validator.iter_errors(document),
+        key=lambda e: (list(e.absolute_path), e.validator != "additionalProperties"),
+    )
     if not errors:
         return None
     error = errors[0]
