@@ -8,6 +8,7 @@ refused.
 """
 
 import difflib
+import logging
 import re
 from dataclasses import asdict, dataclass
 
@@ -18,6 +19,7 @@ from adminui.drafts import DraftCheck, field_line
 from governance.policy.envelope import ENVELOPE_SCHEMA
 from governance.policy.source import BoundedLoader, SourceError
 
+logger = logging.getLogger(__name__)
 _validator = Draft202012Validator(ENVELOPE_SCHEMA)
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _AT = re.compile(r"at line (\d+), column (\d+)")
@@ -84,6 +86,15 @@ def explain(source: str, check: DraftCheck) -> Problem | None:
     """The plain-language account of a failed check, or None when the draft is valid."""
     if check.ok:
         return None
+    try:
+        return _explain(source, check)
+    except Exception:
+        # Re-wording must never hide the verdict: fall back to the compiler's own words.
+        logger.exception("could not word an envelope error", extra={"field": check.field})
+        return Problem(message=check.error, field=check.field, line=check.line, detail=check.error)
+
+
+def _explain(source: str, check: DraftCheck) -> Problem:
     detail = check.error
     if "not valid YAML" in detail:
         return _yaml_problem(source, detail)

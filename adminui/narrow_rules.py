@@ -62,6 +62,21 @@ def _dump(y, doc) -> str:
     return out.getvalue()
 
 
+def _plain_copy(value):
+    """A deep copy of a YAML value without anchors (flow style kept)."""
+    if isinstance(value, dict):
+        out = CommentedMap((k, _plain_copy(v)) for k, v in value.items())
+        if getattr(value, "fa", None) is not None and value.fa.flow_style():
+            out.fa.set_flow_style()
+        return out
+    if isinstance(value, list):
+        out = CommentedSeq(_plain_copy(v) for v in value)
+        if getattr(value, "fa", None) is not None and value.fa.flow_style():
+            out.fa.set_flow_style()
+        return out
+    return value
+
+
 def _matched(doc, index: int | None, action: str = "", resource: str = "") -> dict:
     caps = doc["capabilities"]
     if index is None:
@@ -86,7 +101,9 @@ def allow_draft(*, agent: Agent, action: str, resource: str, params: dict, capab
     cap["resources"] = _flow([resource])
     for key in _KEPT:
         if key in base:
-            cap[key] = base[key]
+            # A copy, not the same node: shared nodes would be written as YAML aliases
+            # (&id001 / *id001), which nobody wants to read in a proposed rule.
+            cap[key] = _plain_copy(base[key])
     conditions = range_conditions(params)
     if conditions:
         cap["escalate_when"] = CommentedSeq(

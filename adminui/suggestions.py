@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import (
+    Aggregate,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -51,13 +52,14 @@ class NumericParam(Func):
         )
 
 
-class Median(Func):
-    """percentile_cont(0.5) over an interval (PostgreSQL only)."""
+class Median(Aggregate):
+    """percentile_cont(0.5) over an interval (PostgreSQL only). An Aggregate, so that its
+    argument is aggregated over, not added to the GROUP BY."""
 
     function = "percentile_cont"
+    name = "Median"
     template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
     output_field = DurationField()
-    contains_aggregate = True
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def suggestions_find(*, days: int = 30, min_count: int = 5, now: datetime | None
     }
     postgres = connection.vendor == "postgresql"
     if postgres:
-        annotations["median_wait"] = Median(_wait())
+        annotations["median_wait"] = Median(_wait(), filter=~Q(status=DecisionRequest.Status.EXPIRED))
     grouped = base.values("agent__name", "action", "resource").annotate(**annotations)
     allow_rows = grouped.filter(approved__gte=min_count, rejected=0, expired=0).order_by("-approved", "agent__name", "action", "resource")[:MAX_PATTERNS]
     deny_rows = grouped.filter(rejected__gte=min_count, approved=0).order_by("-rejected", "agent__name", "action", "resource")[:MAX_PATTERNS]

@@ -244,7 +244,7 @@ def test_the_suggestions_page_opens_draft_rules(admin_client, procurement):
     seed(procurement.agent, action="purchase_order.create", resource="vendor:shady", status="rejected", n=6)
     page = admin_client.get(reverse("adminui:suggestions"))
     html = page.content.decode()
-    assert "approved" not in html or "6 of 6" in html
+    assert "6 of 6" in html
     assert "≤ 1,505" in html or "≤ 1505" in html
     allow = admin_client.get(reverse("adminui:suggestion_draft"), {
         "kind": "allow", "agent": "procurement-bot", "action": "purchase_order.create", "resource": "vendor:staples", "amount": "1505"})
@@ -267,3 +267,15 @@ def test_starter_envelope_is_the_example_file_shape():
     document, compiled = envelope_validate(starter_envelope("x-bot"))
     assert document["agent"] == "x-bot" and compiled.capabilities == ()
     assert (ENVELOPES / "procurement-bot.yaml").exists()
+
+
+def test_a_wording_failure_falls_back_to_the_compilers_words(admin_client, procurement, monkeypatch):
+    from adminui import explain
+
+    def broken(source, check):
+        raise RuntimeError("bug in the wording")
+
+    monkeypatch.setattr(explain, "_explain", broken)
+    bad = SOURCE.replace("mode: enforce", "mode: yolo")
+    body = admin_client.post(CHECK, {"source": bad}).json()
+    assert body["valid"] is False and "mode: 'yolo' is not one of" in body["errors"][0]["message"]

@@ -66,3 +66,21 @@ def test_an_admin_builds_an_envelope_from_templates_previews_activates_and_decid
     assert supply.decide({**small, "params": {"amount": 60000}}).json()["decision"] == "deny"
     assert supply.decide({**small, "resource": "vendor:acme-office"}).json()["reasons"][0]["code"] == "protected_resource"
     assert supply.decide({**small, "resource": "vendor:unknown"}).json()["decision"] == "deny"
+
+    # People keep approving 3,000 orders from staples: the suggestions page proposes a rule,
+    # which opens as a draft with its replay preview already run; nothing is activated.
+    from tests.adminui.test_authoring import seed
+
+    seed(supply.agent, action="purchase_order.create", resource="vendor:staples", status="approved", n=6, amount=3000)
+    page.goto(f"{page.base}/admin/suggestions/")
+    row = page.get_by_test_id("suggest-allow").get_by_role("row").filter(has_text="vendor:staples")
+    assert "6 of 6" in row.inner_text() and "3,005" in row.inner_text()
+    page.screenshot(path=page.shots / "suggestions-desktop.png", full_page=True)
+    row.get_by_test_id("draft-allow").click()
+    page.get_by_test_id("draft-origin").wait_for()
+    page.get_by_test_id("gate-hint").get_by_text("Previewed").wait_for()  # the preview ran by itself
+    assert "would change" in page.get_by_test_id("replay-result").inner_text()
+    page.screenshot(path=page.shots / "suggestion-draft-desktop.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=page.shots / "suggestion-draft-phone.png", full_page=True)
+    assert Envelope.objects.filter(agent=supply.agent).count() == 1
