@@ -153,7 +153,7 @@ class DecisionRequest(models.Model):
             # Suggestions from approval history (adminui/suggestions.py) read only the
             # escalations of a window: a small part of a large table.
             models.Index(
-                fields=["created_at", "agent", "action", "resource"],
+                fields=["agent", "action", "resource", "created_at"],
                 condition=models.Q(decision="escalate"),
                 name="req_escalated_time",
             ),

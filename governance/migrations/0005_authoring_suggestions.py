@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='decisionrequest',
-            index=models.Index(condition=models.Q(('decision', 'escalate')), fields=['created_at', 'agent', 'action', 'resource'], name='req_escalated_time'),
+            index=models.Index(condition=models.Q(('decision', 'escalate')), fields=['agent', 'action', 'resource', 'created_at'], name='req_escalated_time'),
         ),
     ]
