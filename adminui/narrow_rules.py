@@ -9,7 +9,7 @@ import re
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from adminui.rule_templates import TemplateError, _flow, _yaml
+from adminui.rule_templates import PROTECTED, TemplateError, _flow, _yaml
 from adminui.starter import starter_envelope
 from governance.models import Agent
 from governance.policy.globs import glob_match
@@ -110,9 +110,18 @@ def allow_draft(*, agent: Agent, action: str, resource: str, params: dict, capab
             [CommentedMap(when=c, code="outside_approved_range", message="outside the range people approved") for c in conditions]
         )
     cap.yaml_set_start_comment(f"Proposed from approval history; narrow: {action} on {resource} only.", indent=2)
-    # First: the first capability that matches a request decides it.
-    doc["capabilities"].insert(0, cap)
+    doc["capabilities"].insert(_after_protection(doc["capabilities"]), cap)
     return _dump(y, doc)
+
+
+def _after_protection(caps) -> int:
+    """Where a narrow rule goes: the first capability that matches a request decides it, so
+    before every broader one, but after the protected-resources rules, which must keep
+    winning (a resource protected later must not be allowed by an old approval)."""
+    index = 0
+    while index < len(caps) and isinstance(caps[index], dict) and caps[index].get("name") == PROTECTED:
+        index += 1
+    return index
 
 
 def deny_draft(*, agent: Agent, action: str, resource: str, name: str) -> str:
@@ -123,5 +132,5 @@ def deny_draft(*, agent: Agent, action: str, resource: str, name: str) -> str:
     cap["deny_when"] = CommentedSeq(
         [CommentedMap(when="true", code="always_denied", message="people denied every such request")]
     )
-    doc["capabilities"].insert(0, cap)
+    doc["capabilities"].insert(_after_protection(doc["capabilities"]), cap)
     return _dump(y, doc)

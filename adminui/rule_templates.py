@@ -20,6 +20,7 @@ from ruamel.yaml.error import YAMLError
 _ACTION = r"^[A-Za-z0-9_.:*?\-\[\]]+$"
 _DURATION = r"^\d+[smhd]$"
 _NAME = r"^[A-Za-z0-9_]+$"
+PROTECTED = "protected-resources"  # name of the capabilities the protected-resources template writes
 
 
 class TemplateError(ValueError):
@@ -180,7 +181,7 @@ class ProtectedResourcesForm(forms.Form):
         caps = doc.get("capabilities")
         if not isinstance(caps, list):
             caps = doc["capabilities"] = CommentedSeq()
-        cap = CommentedMap(name="protected-resources", action=d["action"])
+        cap = CommentedMap(name=PROTECTED, action=d["action"])
         cap["resources"] = _flow(_words(d["resources"]))
         cap["deny_when"] = CommentedSeq([CommentedMap(when="true", code="protected_resource", message="this resource is protected")])
         caps.insert(0, cap)

@@ -279,3 +279,13 @@ def test_a_wording_failure_falls_back_to_the_compilers_words(admin_client, procu
     bad = SOURCE.replace("mode: enforce", "mode: yolo")
     body = admin_client.post(CHECK, {"source": bad}).json()
     assert body["valid"] is False and "mode: 'yolo' is not one of" in body["errors"][0]["message"]
+
+
+def test_always_allow_never_overrides_protected_resources(admin_client, procurement, alice):
+    approved = approved_request(procurement, alice)
+    protect = reverse("adminui:envelope_template", args=["procurement-bot", "protected"])
+    source = admin_client.post(protect, {"source": SOURCE, "protected-action": "*",
+                                         "protected-resources": "vendor:staples"}).context["source"]
+    admin_client.post(EDIT, {"source": source, "preview": run_preview(admin_client, source)})
+    draft = admin_client.get(reverse("adminui:always_allow", args=[approved.pk])).context["check"].compiled
+    assert [c.name for c in draft.capabilities[:2]] == ["protected-resources", f"always-allow-{str(approved.pk)[:8]}"]

@@ -67,6 +67,24 @@ def test_an_admin_builds_an_envelope_from_templates_previews_activates_and_decid
     assert supply.decide({**small, "resource": "vendor:acme-office"}).json()["reasons"][0]["code"] == "protected_resource"
     assert supply.decide({**small, "resource": "vendor:unknown"}).json()["decision"] == "deny"
 
+    # A person approves a 5,000 order; "Always allow this" on the agent page opens a narrow
+    # draft with its preview already run, and activates nothing.
+    from django.contrib.auth.models import Group, User
+
+    from approvals.services import approval_decide
+
+    alice = User.objects.create_user("alice")
+    alice.groups.add(Group.objects.get_or_create(name="finance")[0])
+    asked = supply.decide({**small, "params": {"amount": 5000}}).json()
+    approval_decide(request_id=asked["id"], user=alice, choice="approve")
+    page.goto(f"{page.base}/admin/agents/supply-bot/")
+    page.get_by_test_id("always-allow").first.click()
+    page.get_by_test_id("draft-origin").wait_for()
+    page.get_by_test_id("gate-hint").get_by_text("Previewed").wait_for()
+    assert "always-allow-" in page.locator("#id_source").input_value()
+    page.screenshot(path=page.shots / "always-allow-desktop.png", full_page=True)
+    assert Envelope.objects.filter(agent=supply.agent).count() == 1
+
     # People keep approving 3,000 orders from staples: the suggestions page proposes a rule,
     # which opens as a draft with its replay preview already run; nothing is activated.
     from tests.adminui.test_authoring import seed
@@ -74,7 +92,7 @@ def test_an_admin_builds_an_envelope_from_templates_previews_activates_and_decid
     seed(supply.agent, action="purchase_order.create", resource="vendor:staples", status="approved", n=6, amount=3000)
     page.goto(f"{page.base}/admin/suggestions/")
     row = page.get_by_test_id("suggest-allow").get_by_role("row").filter(has_text="vendor:staples")
-    assert "6 of 6" in row.inner_text() and "3,005" in row.inner_text()
+    assert "7 of 7" in row.inner_text() and "≤ 5,000" in row.inner_text()  # with the one approved above
     page.screenshot(path=page.shots / "suggestions-desktop.png", full_page=True)
     row.get_by_test_id("draft-allow").click()
     page.get_by_test_id("draft-origin").wait_for()

@@ -72,6 +72,8 @@ def test_editor_rejects_invalid_yaml_then_activates_a_previewed_change(browser_p
     assert "The YAML cannot be read here" in page.get_by_test_id("check-error").inner_text()
     page.locator(".cm-lint-marker-error").first.wait_for()
     page.screenshot(path=page.shots / "editor-invalid.png", full_page=True)
+    check.get_by_role("button", name=re.compile(r"Go to line 4, column 7")).click()  # where "[" opened
+    assert "mode: [enforce" in page.locator(".cm-activeLine").inner_text()
     assert page.get_by_test_id("activate").is_disabled()  # no preview of this draft
     page.get_by_test_id("skip-preview").locator("summary").click()
     page.fill("#id_skip_reason", "testing a broken draft")
