@@ -81,3 +81,14 @@ def kind_class(kind: str) -> str:
     if family in ("decision", "escalation") and rest in DECISION_TONE:
         classes += f" t-{DECISION_TONE[rest]}"
     return classes
+
+
+@register.filter
+def wait(value) -> str:
+    """A wait or a total of waits for people: '40 s', '3 min', '2 h 05 min'."""
+    seconds = int(value.total_seconds()) if value is not None else 0
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"

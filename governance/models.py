@@ -169,6 +169,13 @@ class DecisionRequest(models.Model):
             # incident_trace's prefix globs ("db:*" -> LIKE 'db:%') on PostgreSQL.
             models.Index(fields=["resource"], opclasses=["varchar_pattern_ops"], name="req_resource_prefix"),
             models.Index(fields=["outcome_status", "agent"], name="req_outcome_agent"),
+            # Suggestions from approval history (adminui/suggestions.py) read only the
+            # escalations of a window: a small part of a large table.
+            models.Index(
+                fields=["agent", "action", "resource", "created_at"],
+                condition=models.Q(decision="escalate"),
+                name="req_escalated_time",
+            ),
         ]
 
     def __str__(self) -> str:

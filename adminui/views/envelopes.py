@@ -8,8 +8,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from adminui.access import HtmxHttpRequest, admin_required
 from adminui.drafts import diff_stats, draft_check, draft_diff
+from adminui.explain import explain
 from adminui.forms import EnvelopeDraftForm, ReplayForm
+from adminui.preview_gate import (
+    envelope_activate_unpreviewed,
+    preview_receipt,
+    preview_receipt_valid,
+)
 from adminui.replay import replay_preview
+from adminui.rule_templates import TEMPLATES
+from adminui.starter import starter_envelope
 from governance.errors import AirlockError
 from governance.models import Agent, Envelope
 from governance.services import envelope_apply
@@ -17,14 +25,7 @@ from governance.services import envelope_apply
 
 def _starter(agent: Agent) -> str:
     """A first envelope for an agent that has none: valid, and denies everything."""
-    return (
-        f"agent: {agent.name}\n"
-        "mode: enforce\n"
-        "default: deny\n"
-        "approvers: []\n"
-        "escalation_ttl: 15m\n"
-        "capabilities: []\n"
-    )
+    return starter_envelope(agent.name)
 
 
 def _posted_source(request: HtmxHttpRequest) -> str:
@@ -46,6 +47,8 @@ def _editor_context(agent: Agent, source: str, **extra) -> dict:
         "source": source,
         "next_version": (last or 0) + 1,
         "check": check,
+        "problem": explain(source, check),
+        "templates": [(t, extra.get("template_forms", {}).get(t.slug) or t.form(prefix=t.slug)) for t in TEMPLATES],
         "diff": diff,
         "added": added,
         "removed": removed,
@@ -79,8 +82,25 @@ def envelope_edit(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if source == _active_source(agent):
         context = _editor_context(agent, source, comment=comment, save_error="No changes against the active version.")
         return render(request, "adminui/envelope_edit.html", context, status=400)
+    receipt = request.POST.get("preview", "")
+    previewed = preview_receipt_valid(receipt=receipt, agent_name=agent.name, source=source)
+    skip_reason = request.POST.get("skip_reason", "").strip()[:500]
+    if previewed is None and not (request.POST.get("skip_preview") and skip_reason):
+        # The preview is what shows an admin which answers the draft changes; activating
+        # blind is allowed only on purpose, with a reason that goes into the audit trail.
+        error = (
+            "Run the replay preview of this exact draft first, or choose "
+            "\u201cActivate without preview\u201d and give a reason."
+        )
+        context = _editor_context(agent, source, comment=comment, save_error=error)
+        return render(request, "adminui/envelope_edit.html", context, status=400)
     try:
-        envelope = envelope_apply(source=source, by=request.user, via="ui", comment=form.cleaned_data["comment"])
+        if previewed is None:
+            envelope = envelope_activate_unpreviewed(
+                source=source, by=request.user, reason=skip_reason, comment=form.cleaned_data["comment"]
+            )
+        else:
+            envelope = envelope_apply(source=source, by=request.user, via="ui", comment=form.cleaned_data["comment"])
     except AirlockError as exc:
         context = _editor_context(agent, source, comment=comment, save_error=exc.message)
         return render(request, "adminui/envelope_edit.html", context, status=400)
@@ -108,8 +128,12 @@ def envelope_replay(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if not check.ok:
         error = f"Fix the draft first: {check.error}"
         return render(request, "adminui/envelope_edit.html#replay", {"agent": agent, "replay_error": error})
+    source = _posted_source(request)
     result = replay_preview(agent=agent, compiled=check.compiled, days=form.cleaned_data["days"])
-    return render(request, "adminui/envelope_edit.html#replay", {"agent": agent, "replay": result})
+    receipt = preview_receipt(agent_name=agent.name, source=source, changed=result.changed, replayed=result.replayed)
+    last = Envelope.objects.filter(agent=agent).order_by("-version").values_list("version", flat=True).first()
+    context = {"agent": agent, "replay": result, "receipt": receipt, "gate_oob": True, "next_version": (last or 0) + 1}
+    return render(request, "adminui/envelope_edit.html#replay", context)
 
 
 def _first_error(form) -> str:

@@ -19,6 +19,7 @@ GET_PAGES = [
     ("adminui:audit", {}),
     ("adminui:audit_export", {}),
     ("adminui:anomalies", {}),
+    ("adminui:suggestions", {}),
 ]
 POST_ACTIONS = [
     ("adminui:agents", {}),
@@ -29,6 +30,8 @@ POST_ACTIONS = [
     ("adminui:envelope_edit", {"name": "procurement-bot"}),
     ("adminui:envelope_validate", {"name": "procurement-bot"}),
     ("adminui:envelope_replay", {"name": "procurement-bot"}),
+    ("adminui:envelope_check", {"name": "procurement-bot"}),
+    ("adminui:envelope_template", {"name": "procurement-bot", "slug": "rate-limit"}),
     ("adminui:audit_verify", {}),
 ]
 

@@ -57,25 +57,34 @@ def test_editor_rejects_invalid_yaml_then_activates_a_previewed_change(browser_p
              "context": {"confidence": 1, "input_source": "config"}}
     assert procurement.decide(order).json()["decision"] == "escalate"
     page.goto(f"{page.base}/admin/agents/procurement-bot/envelope/")
-    editor = page.locator("#id_source")
-    original = editor.input_value()
+    page.locator(".cm-airlock .cm-content").wait_for()  # the code editor is mounted
+    original = page.locator("#id_source").input_value()
 
-    # Invalid YAML: the error shows up while typing, and saving activates nothing.
-    editor.fill(original.replace("mode: enforce", "mode: [enforce"))
-    editor.press("End")  # a keyup, as when typing
+    def paste(text: str) -> None:
+        # Replace the whole document as a paste would, through the code editor.
+        page.evaluate("t => AirlockEditor.setValue(document.getElementById('id_source'), t)", text)
+
+    # Invalid YAML: the error shows up while typing, marked in the editor, and saving
+    # (even on purpose without a preview) activates nothing.
+    paste(original.replace("mode: enforce", "mode: [enforce"))
     check = page.get_by_test_id("check")
     check.get_by_role("heading", name="Not valid").wait_for()
-    assert "not valid YAML" in page.get_by_test_id("check-error").inner_text()
+    assert "The YAML cannot be read here" in page.get_by_test_id("check-error").inner_text()
+    page.locator(".cm-lint-marker-error").first.wait_for()
     page.screenshot(path=page.shots / "editor-invalid.png", full_page=True)
-    page.get_by_test_id("activate").click()
+    check.get_by_role("button", name=re.compile(r"Go to line 4, column 7")).click()  # where "[" opened
+    assert "mode: [enforce" in page.locator(".cm-activeLine").inner_text()
+    assert page.get_by_test_id("activate").is_disabled()  # no preview of this draft
+    page.get_by_test_id("skip-preview").locator("summary").click()
+    page.fill("#id_skip_reason", "testing a broken draft")
+    page.get_by_test_id("activate-unpreviewed").click()
     page.get_by_test_id("save-error").wait_for()
     assert "mode: [enforce" in page.locator("#id_source").input_value()  # the draft is still there
     assert Envelope.objects.filter(agent=procurement.agent).count() == 1
 
     # A valid change: the diff and the replay preview show what it does, then activate.
-    editor = page.locator("#id_source")
-    editor.fill(original.replace('"params.amount > 10000"', '"params.amount > 20000"'))
-    editor.press("End")
+    page.locator(".cm-airlock .cm-content").wait_for()
+    paste(original.replace('"params.amount > 10000"', '"params.amount > 20000"'))
     page.get_by_test_id("check").get_by_role("heading", name="Valid", exact=True).wait_for()
     diff = page.get_by_test_id("diff")
     assert "params.amount > 20000" in diff.inner_text()

@@ -1,5 +1,7 @@
 """Envelope editor: inline validation, diff, replay preview, activation, versions, export."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils.html import escape
@@ -16,6 +18,15 @@ VALIDATE = reverse("adminui:envelope_validate", args=["procurement-bot"])
 REPLAY = reverse("adminui:envelope_replay", args=["procurement-bot"])
 
 
+def run_preview(client, draft: str, name: str = "procurement-bot") -> str:
+    """Run the replay preview of a draft as the page does; the receipt Activate needs."""
+    url = reverse("adminui:envelope_replay", args=[name])
+    html = client.post(url, {"source": draft, "days": "7"}, **htmx()).content.decode()
+    found = re.search(r'name="preview" id="id_preview" form="editor-form" value="([^"]+)"', html)
+    assert found, "the preview hands out no receipt"
+    return found.group(1)
+
+
 def test_editor_opens_with_the_active_source(admin_client, procurement):
     response = admin_client.get(EDIT)
     assert response.status_code == 200
@@ -28,7 +39,9 @@ def test_editor_opens_with_the_active_source(admin_client, procurement):
 def test_an_agent_without_envelope_gets_a_valid_starter(admin_client, make_agent):
     make_agent("new-bot", envelope=None)
     response = admin_client.get(reverse("adminui:envelope_edit", args=["new-bot"]))
-    assert response.context["source"].startswith("agent: new-bot\n")
+    source = response.context["source"]
+    assert "\nagent: new-bot\n" in source and source.startswith("# Capability envelope of new-bot")
+    assert "capabilities: []" in source and "#   - action: purchase_order.create" in source
     assert response.context["check"].ok
 
 
@@ -86,7 +99,8 @@ def test_saving_without_changes_is_refused(admin_client, procurement):
 
 def test_a_valid_save_activates_a_new_version_and_audits_it(admin_client, procurement):
     draft = SOURCE.replace('"params.amount > 10000"', '"params.amount > 20000"').replace("\n", "\r\n")
-    response = admin_client.post(EDIT, {"source": draft, "comment": "raise the limit"})
+    receipt = run_preview(admin_client, draft)
+    response = admin_client.post(EDIT, {"source": draft, "comment": "raise the limit", "preview": receipt})
     assert response.status_code == 302
     assert response["Location"] == reverse("adminui:envelope_version", args=["procurement-bot", 2])
     procurement.agent.refresh_from_db()
@@ -133,7 +147,7 @@ def test_replay_days_are_bounded(admin_client, procurement):
 
 def test_every_version_is_viewable_and_exportable(admin_client, procurement):
     draft = SOURCE.replace("quorum: 1", "quorum: 2")
-    admin_client.post(EDIT, {"source": draft})
+    admin_client.post(EDIT, {"source": draft, "preview": run_preview(admin_client, draft)})
     v1 = admin_client.get(reverse("adminui:envelope_version", args=["procurement-bot", 1]))
     assert v1.status_code == 200 and v1.context["is_active"] is False
     v2 = admin_client.get(reverse("adminui:envelope_version", args=["procurement-bot", 2]))
@@ -150,11 +164,12 @@ def test_every_version_is_viewable_and_exportable(admin_client, procurement):
 
 
 def test_an_old_version_loads_into_the_editor_for_rollback(admin_client, procurement):
-    admin_client.post(EDIT, {"source": SOURCE.replace("quorum: 1", "quorum: 2")})
+    draft = SOURCE.replace("quorum: 1", "quorum: 2")
+    admin_client.post(EDIT, {"source": draft, "preview": run_preview(admin_client, draft)})
     response = admin_client.get(EDIT + "?from=1")
     assert response.context["source"] == SOURCE
     assert response.context["added"] == 1  # against the active v2
-    response = admin_client.post(EDIT, {"source": SOURCE, "comment": "roll back"})
+    response = admin_client.post(EDIT, {"source": SOURCE, "comment": "roll back", "preview": run_preview(admin_client, SOURCE)})
     procurement.agent.refresh_from_db()
     assert procurement.agent.active_envelope.version == 3
     assert procurement.agent.active_envelope.source == SOURCE
