@@ -227,3 +227,7 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain}#{self.seq} {self.kind}"
+
+
+# Bounded-cost state for decide (velocity, cumulative, novelty), kept by a database trigger.
+from governance.state_tables import StateSeen, StateTally  # noqa: E402, F401
