@@ -41,7 +41,9 @@ class StateTally(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["agent", "param", "level", "bucket", "action"], name="state_tally_key"),
+            # n and total in the index: a window is summed by an index-only scan.
+            models.UniqueConstraint(fields=["agent", "param", "level", "bucket", "action"], name="state_tally_key",
+                                    include=["n", "total"]),
         ]
 
     def __str__(self) -> str:

@@ -142,7 +142,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "constraints": [models.UniqueConstraint(fields=("agent", "param", "level", "bucket", "action"),
-                                                        name="state_tally_key")],
+                                                        name="state_tally_key", include=("n", "total"))],
             },
         ),
         migrations.CreateModel(
