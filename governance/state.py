@@ -7,6 +7,11 @@ read other agents' rows (recent_actions): decide takes the sequence keys' adviso
 before evaluating (governance/locks.py), so a step in flight is committed before a chain is
 read.
 
+On PostgreSQL, velocity, cumulative and novelty are answered from bounded-cost tables kept
+by a trigger (governance/state_tables.py, docs/performance.md): their cost does not grow with
+the agent's history. The row-reading queries below answer elsewhere (SQLite), and for what
+the tables do not cover (globs with character sets, novelty of lists and objects).
+
 This is the hottest read path of decide. The questions of one decision are answered by
 hand-written SQL in a single statement (prefetch(): one scalar subquery each, issued after
 the lock like the rest), because building them with the ORM cost more CPU than everything
