@@ -30,3 +30,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/policy_eval.py
 	$(BIN)/python bench/decide_http.py
 	$(BIN)/python bench/client_overhead.py
+	$(BIN)/python bench/decide_growth.py

@@ -8,10 +8,11 @@ from governance.models import DecisionRequest
 from governance.signals import Receivers
 
 
-def schedule_expiry_on_open(sender, request_id: str, **kwargs) -> None:
+def schedule_expiry_on_open(sender, request_id: str, deadline=None, **kwargs) -> None:
     from approvals.tasks import schedule_expiry
 
-    deadline = Escalation.objects.filter(pk=request_id).values_list("deadline", flat=True).first()
+    if deadline is None:  # a sender that did not say (the deadline never changes once set)
+        deadline = Escalation.objects.filter(pk=request_id).values_list("deadline", flat=True).first()
     if deadline is not None:
         schedule_expiry(request_id, deadline)
 

@@ -76,7 +76,8 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
         },
     )
     routing_open(escalation=escalation, spec=spec)
-    send_after_commit(escalation_opened, request_id=str(request.id))
+    # The deadline travels with the signal: the expiry receiver need not read it back.
+    send_after_commit(escalation_opened, request_id=str(request.id), deadline=escalation.deadline)
     return escalation
 
 

@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from governance.audit_hashing import GENESIS, ChainBreak, audit_key, keyed_hash
 from governance.canonical import canonical_json
-from governance.locks import lock_chain_head, require_agent
+from governance.locks import claim_chain_head, lock_chain_head, require_agent
 from governance.models import Agent, AuditChainHead, AuditEvent
-from governance.rows import insert
+from governance.rows import insert, insert_parts, inserted
 
 __all__ = ["GENESIS", "ChainBreak", "audit_key", "audit_record", "audit_verify", "keyed_hash"]
 
@@ -111,35 +111,83 @@ def audit_record(
     payload = json.loads(canonical_json(payload or {}))
     created_at = at or timezone.now()
     request_id = str(request_id) if request_id else None
-    head_seq, head_hash = _locked_head(chain)
-    seq = head_seq + 1
-    digest = event_hash(
-        chain=chain,
-        seq=seq,
-        prev_hash=head_hash,
-        kind=kind,
-        actor=actor,
-        agent_id=agent.pk if agent else None,
-        request_id=request_id,
-        payload=payload,
-        created_at=created_at,
-    )
-    event = AuditEvent(
-        chain=chain,
-        seq=seq,
-        prev_hash=head_hash,
-        hash=digest,
-        kind=kind,
-        actor=actor,
-        agent=agent,
-        request_id=request_id,
-        payload=payload,
-        created_at=created_at,
-    )
+    one_statement = connection.vendor == "postgresql" and agent is not None and chain == chain_for(agent)
+    cached = _heads.get(chain) if one_statement else None
+
+    def build(head_seq: int, head_hash: str) -> AuditEvent:
+        seq = head_seq + 1
+        digest = event_hash(
+            chain=chain,
+            seq=seq,
+            prev_hash=head_hash,
+            kind=kind,
+            actor=actor,
+            agent_id=agent.pk if agent else None,
+            request_id=request_id,
+            payload=payload,
+            created_at=created_at,
+        )
+        return AuditEvent(
+            chain=chain,
+            seq=seq,
+            prev_hash=head_hash,
+            hash=digest,
+            kind=kind,
+            actor=actor,
+            agent=agent,
+            request_id=request_id,
+            payload=payload,
+            created_at=created_at,
+        )
+
+    if cached is not None:
+        # The head this process wrote last: right unless another process (or a rolled-back
+        # transaction) moved it since, which the guarded statement detects.
+        claim_chain_head(chain)
+        event = build(*cached)
+        if _append_guarded(event, cached):
+            return event
+    head = _locked_head(chain)
+    event = build(*head)
+    if one_statement:
+        if not _append_guarded(event, head):  # cannot happen: the head row is locked
+            raise RuntimeError(f"audit chain {chain} moved while its head was locked")
+        return event
     insert(event)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s", [seq, digest, chain])
+        cursor.execute(f"UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s", [event.seq, event.hash, chain])
     return event
+
+
+# Per agent chain, the head this process last appended: (seq, hash). Only a hint; the append
+# statement checks it against the row.
+_heads: dict[str, tuple[int, str]] = {}
+_EVENT_TABLE = AuditEvent._meta.db_table
+
+
+def _append_guarded(event: AuditEvent, head: tuple[int, str]) -> bool:
+    """Append `event` and move its chain's head in one statement (PostgreSQL), only if the
+    head is still `head`; False (and nothing written) otherwise.
+
+    An agent's chain is appended to only while that agent's row is locked (rank 1), so the
+    head read earlier in the same lock, or written by this process last, is the head unless
+    this check says otherwise. The UPDATE locks the head row (rank 4, recorded by the caller).
+    """
+    columns, values = insert_parts(event)
+    placeholders = ", ".join(["%s"] * len(values))
+    sql = (
+        f"WITH head AS (UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s AND seq = %s AND hash = %s "
+        f"RETURNING 1) INSERT INTO {_EVENT_TABLE} ({columns}) SELECT {placeholders} FROM head RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [event.seq, event.hash, event.chain, head[0], head[1], *values])
+        row = cursor.fetchone()
+    if row is None:
+        _heads.pop(event.chain, None)
+        return False
+    inserted(event, row[0])
+    _heads[event.chain] = (event.seq, event.hash)
+    return True
 
 
 def _stored_hash(event: AuditEvent) -> str:

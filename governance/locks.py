@@ -189,6 +189,12 @@ def lock_chain_head(chain: str) -> tuple[int, str] | None:
         return cursor.fetchone()
 
 
+def claim_chain_head(chain: str) -> None:
+    """Record the chain head's lock (rank 4) for a statement that takes it itself: the
+    one-statement audit append locks the head row by updating it (governance/audit.py)."""
+    _take(CHAIN_HEAD, chain)
+
+
 def sequence_keys(envelope, action: str, resource: str, context: dict) -> dict[int, bool]:
     """The sequence locks a decision needs: for each sequence of its envelope that the action
     is a step of, the key value's lock, exclusive when the action may complete the chain."""

@@ -263,3 +263,6 @@ from governance.knowledge_models import (  # noqa: E402, F401  (registered with 
     IncidentContribution,
 )
 from governance.reliability_models import ModelVersionStats, ShadowDifference  # noqa: E402,F401
+
+# Bounded-cost state for decide (velocity, cumulative, novelty), kept by a database trigger.
+from governance.state_tables import StateSeen, StateTally  # noqa: E402, F401

@@ -27,6 +27,28 @@ def _statement(model: type[Model]) -> tuple[list, str]:
     return fields, sql
 
 
+def insert_parts(instance: Model) -> tuple[str, list]:
+    """For a statement that inserts `instance` inside a larger one (audit.py's one-statement
+    append): its column list and prepared values, after sending pre_save. Call inserted()
+    once the row is in."""
+    model = type(instance)
+    signals.pre_save.send(sender=model, instance=instance, raw=False, using=connection.alias, update_fields=None)
+    fields, _sql = _statement(model)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    return columns, [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+
+
+def inserted(instance: Model, pk=None) -> None:
+    """Mark `instance` saved (with the id the database returned) and send post_save."""
+    if pk is not None:
+        setattr(instance, type(instance)._meta.pk.attname, pk)
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    signals.post_save.send(
+        sender=type(instance), instance=instance, created=True, raw=False, using=connection.alias, update_fields=None
+    )
+
+
 def insert(instance: Model) -> Model:
     """INSERT `instance` (not yet saved) and mark it saved; returns it."""
     model = type(instance)

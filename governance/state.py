@@ -7,6 +7,11 @@ read other agents' rows (recent_actions): decide takes the sequence keys' adviso
 before evaluating (governance/locks.py), so a step in flight is committed before a chain is
 read.
 
+On PostgreSQL, velocity, cumulative and novelty are answered from bounded-cost tables kept
+by a trigger (governance/state_tables.py, docs/performance.md): their cost does not grow with
+the agent's history. The row-reading queries below answer elsewhere (SQLite), and for what
+the tables do not cover (globs with character sets, novelty of lists and objects).
+
 This is the hottest read path of decide. The questions of one decision are answered by
 hand-written SQL in a single statement (prefetch(): one scalar subquery each, issued after
 the lock like the rest), because building them with the ORM cost more CPU than everything
@@ -29,6 +34,7 @@ from django.db.models.lookups import Exact
 from governance.models import Agent, DecisionRequest
 from governance.policy.globs import glob_match, parse_glob
 from governance.policy.state import DONE, LIVE, NUMBER_CAP, positive_number
+from governance.state_tables import edge_end, seen_sql, tally_sql
 
 SESSION_LENGTH = DecisionRequest._meta.get_field("session").max_length
 _TABLE = DecisionRequest._meta.db_table
@@ -126,6 +132,8 @@ class DatabaseState:
             return None
         if kind in ("count", "total") and parse_glob(kw["action"]).has_sets:
             return None  # SQL can only approximate character sets: the ORM answers exactly
+        if connection.vendor == "postgresql":
+            return self._tally_sql(kind, kw)
         if kind == "count":
             where, params = self._where(kw["action"], kw["window"], kw["now"])
             if kw.get("limit") is None:
@@ -149,6 +157,35 @@ class DatabaseState:
                 contains = _PARAMS.get_db_prep_value({kw["field"].removeprefix("params."): value}, connection)
                 return f"EXISTS(SELECT 1 FROM {_TABLE} WHERE {done} AND params @> %s)", [self.agent.pk, *DONE, contains]
         return None
+
+    def _tally_sql(self, kind: str, kw: dict) -> tuple[str, list] | None:
+        """PostgreSQL: the same answers from the bounded-cost tables (governance/state_tables.py),
+        whatever the agent's history holds: buckets for whole seconds, rows only for the
+        fraction of a second at the window's start."""
+        if kind == "seen":
+            value = kw["value"]
+            if kw["field"] != "resource" and not (value is None or isinstance(value, (str, int, float, bool))):
+                return None  # lists and objects: the ORM answers
+            return seen_sql(agent_id=self.agent.pk, field=kw["field"], value=value)
+        since = kw["now"] - timedelta(seconds=kw["window"])
+        where, params = self._where(kw["action"], kw["window"], kw["now"])
+        where, params = f"{where} AND created_at < %s", [*params, edge_end(since)]
+        if kind == "count":
+            edge, param = (f"(SELECT COUNT(*) FROM {_TABLE} WHERE {where})", params), ""
+        else:
+            param = kw["param"]
+            edge = (
+                f"(SELECT COALESCE(SUM(CASE WHEN jsonb_typeof(params -> %s) = 'number' "
+                f"THEN GREATEST(LEAST((params ->> %s)::numeric, %s), 0) ELSE 0 END), 0) FROM {_TABLE} WHERE {where})",
+                [param, param, Decimal(NUMBER_CAP), *params],
+            )
+        action = kw["action"]
+        if parse_glob(action).literal:
+            match, value = "action = %s", action
+        else:
+            operator, value = glob_sql(action, connection.vendor)
+            match = f"action {operator} %s"
+        return tally_sql(agent_id=self.agent.pk, match=match, value=value, param=param, since=since, edge=edge)
 
     def prefetch(self, questions: list[tuple[str, dict]]) -> None:
         """Answer these questions in one statement; count/total/seen then use the answers."""
@@ -179,7 +216,9 @@ class DatabaseState:
 
     def count(self, *, action, window, now, limit=None):
         answer = self._answer("count", {"action": action, "window": window, "now": now, "limit": limit})
-        return answer if answer is not None else self._orm_count(action=action, window=window, now=now, limit=limit)
+        if answer is not None:
+            return int(answer if limit is None else min(answer, limit))
+        return self._orm_count(action=action, window=window, now=now, limit=limit)
 
     def total(self, *, action, param, window, now):
         answer = self._answer("total", {"action": action, "param": param, "window": window, "now": now})

@@ -6,11 +6,13 @@ eligibility is decided at push time by the same code as the page, and a person r
 a group or signed out stops receiving at once.
 """
 
+import asyncio
 import logging
+import os
+import threading
 from dataclasses import dataclass
 from importlib import import_module
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -34,16 +36,38 @@ QUEUE_GROUP = "approvals.queue"
 TEMPLATE = "approvals/queue.html"
 
 
+# Seconds a push may take before the caller gives up on it (logged; pages catch up).
+PUSH_TIMEOUT = 5.0
+
+_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+_loop_lock = threading.Lock()
+
+
+def _push_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per process, in a daemon thread, for every push from sync code. The
+    channel layer keeps its Redis connections per event loop: async_to_sync ran each push in
+    a new loop, i.e. a new Redis client and connection per push. A forked child (a Celery
+    worker) starts its own loop."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop[0] != os.getpid() or _loop[1].is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="airlock-live-push", daemon=True).start()
+            _loop = (os.getpid(), loop)
+        return _loop[1]
+
+
 def broadcast(event: str, **data: str) -> None:
     """Tell every open queue socket that something changed. Never raises: a push that cannot
     be sent must not affect the decision that caused it (pages catch up when they reconnect)."""
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": "queue.event", "event": event, **data}
     try:
-        async_to_sync(layer.group_send)(QUEUE_GROUP, {"type": "queue.event", "event": event, **data})
-    except (RedisError, OSError, RuntimeError) as exc:
-        # RuntimeError: called from a thread running an event loop (async_to_sync refuses).
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(QUEUE_GROUP, message), _push_loop())
+        future.result(timeout=PUSH_TIMEOUT)
+    except (RedisError, OSError, RuntimeError, TimeoutError) as exc:
         logger.warning("live queue push %s failed: %s", event, exc)
 
 

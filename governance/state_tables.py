@@ -1,0 +1,109 @@
+"""Bounded-cost state for decide (docs/performance.md): what velocity, cumulative and novelty
+read, kept so that answering never reads an agent's history row by row.
+
+- StateTally: per agent, exact action, bucket and level (1 h, 1 min and 1 s buckets), the
+  number of live requests (param '') and, per top-level numeric param, the sum of what they
+  contribute to a cumulative total (clamped to [0, 1e300], as positive_number() does).
+- StateSeen: per agent, a reference count of the requests that went ahead with a value
+  (`resource`, or a scalar `params.<name>`), keyed by a SHA-256 of the field and value.
+
+On PostgreSQL both are maintained by a trigger on the request table (migration
+0005_state_tallies), in the same transaction as the row change that moves a request in or
+out of a count: the insert in decide, a vote's reject or approve, an expiry, an edit, a
+delete. Nothing in Python has to remember to update them, so they stay exact whatever wrote
+the row; under concurrency they are exactly as exact as the rows (the agent's lock orders
+the writers, the upsert's row lock orders anything else). Elsewhere (SQLite in development)
+the tables stay empty and governance.state reads the rows, as before.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import models
+
+# Bucket sizes in seconds, largest first. A window (since, now] is answered with the 1 h
+# buckets after since, the 1 min buckets before the first of those, the 1 s buckets before
+# the first minute, and the rows of at most one second read from the request table.
+LEVELS = (3600, 60, 1)
+
+
+class StateTally(models.Model):
+    """Live requests of one agent and action in one bucket; or the sum of one param over them."""
+
+    agent = models.ForeignKey("governance.Agent", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    param = models.CharField(max_length=200, blank=True)
+    level = models.IntegerField()
+    bucket = models.BigIntegerField(help_text="Start of the bucket, seconds since the epoch.")
+    action = models.CharField(max_length=200)
+    n = models.BigIntegerField(default=0)
+    total = models.DecimalField(max_digits=1000, decimal_places=500, default=0)
+
+    class Meta:
+        constraints = [
+            # n and total in the index: a window is summed by an index-only scan.
+            models.UniqueConstraint(fields=["agent", "param", "level", "bucket", "action"], name="state_tally_key",
+                                    include=["n", "total"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.action} {self.param or '#'} {self.level}s@{self.bucket}: {self.n}"
+
+
+class StateSeen(models.Model):
+    """How many requests of one agent that went ahead used one value of one field."""
+
+    agent = models.ForeignKey("governance.Agent", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    key = models.BinaryField(max_length=32)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "key"], name="state_seen_key")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {bytes(self.key).hex()[:12]}: {self.n}"
+
+
+# --- the questions, as scalar subqueries for DatabaseState.prefetch (PostgreSQL) ---------
+
+_TALLY = "governance_statetally"
+_SEEN = "governance_stateseen"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = 1_000_000
+
+
+def window_edges(since: datetime) -> tuple[int, int, int]:
+    """(first second, minute, hour bucket starting strictly after `since`), in epoch seconds:
+    every row of those buckets is inside the window (created_at > since)."""
+    since_us = (since - _EPOCH) // timedelta(microseconds=1)
+    return tuple((since_us // (level * _US) + 1) * level for level in reversed(LEVELS))
+
+
+def tally_sql(*, agent_id: int, match: str, value: str, param: str, since: datetime, edge: tuple[str, list]) -> tuple[str, list]:
+    """The live requests (param '') or the sum of `param` over them, of one agent whose action
+    matches (`match` is "action = %s" or "action LIKE %s" with `value`) after `since`: whole
+    buckets from the tallies, plus `edge` (a subquery over the request rows of the <1 s
+    before the first whole second)."""
+    second, minute, hour = window_edges(since)
+    column = "n" if not param else "total"
+    head = f"SELECT COALESCE(SUM({column}), 0) FROM {_TALLY} WHERE agent_id = %s AND param = %s AND {match} AND level = %s"
+    parts = [
+        (f"({head} AND bucket >= %s)", [agent_id, param, value, 3600, hour]),
+        (f"({head} AND bucket >= %s AND bucket < %s)", [agent_id, param, value, 60, minute, hour]),
+        (f"({head} AND bucket >= %s AND bucket < %s)", [agent_id, param, value, 1, second, minute]),
+        edge,
+    ]
+    return "(" + " + ".join(sql for sql, _ in parts) + ")", [p for _, params in parts for p in params]
+
+
+def edge_end(since: datetime) -> datetime:
+    """Where the request rows a window still reads row by row end (exclusive)."""
+    return _EPOCH + timedelta(seconds=window_edges(since)[0])
+
+
+def seen_sql(*, agent_id: int, field: str, value: Any) -> tuple[str, list]:
+    """Has a request of this agent that went ahead used this scalar value of `field`?"""
+    return (
+        f"EXISTS(SELECT 1 FROM {_SEEN} WHERE agent_id = %s AND key = airlock_seen_key(%s, %s::jsonb) AND n > 0)",
+        [agent_id, field, json.dumps(value)],
+    )

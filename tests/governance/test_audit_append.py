@@ -1,0 +1,56 @@
+"""The audit append on an agent's chain is one statement on PostgreSQL (issue 16), and stays
+correct when the head this process remembers is stale (another process appended, or the
+transaction that wrote it rolled back)."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from governance import audit
+from governance.audit import audit_record, audit_verify, chain_for
+from governance.models import AuditChainHead, AuditEvent
+
+pytestmark = pytest.mark.postgres
+
+
+def append(agent, kind="test.event"):
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        from governance.locks import lock_agent
+
+        lock_agent(agent.pk)
+        event = audit_record(kind=kind, actor="system:test", agent=agent, payload={"n": 1})
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    return event, statements[1:]  # after the agent's lock
+
+
+def test_an_append_is_one_statement_once_the_head_is_known(postgres, make_agent):
+    bot = make_agent("audit-bot", envelope=None).agent
+    first, _ = append(bot)
+    event, statements = append(bot)
+    assert len(statements) == 1, statements
+    assert statements[0].startswith("WITH head AS (UPDATE")
+    assert event.seq == first.seq + 1 and event.prev_hash == first.hash
+    head = AuditChainHead.objects.get(chain=chain_for(bot))
+    assert (head.seq, head.hash) == (event.seq, event.hash)
+    assert audit_verify() is None
+
+
+def test_a_stale_head_is_detected_and_the_chain_stays_intact(postgres, make_agent):
+    bot = make_agent("audit-bot", envelope=None).agent
+    append(bot)
+    # Another process appends: this process's remembered head is now one behind.
+    remembered = audit._heads[chain_for(bot)]
+    other, _ = append(bot)
+    audit._heads[chain_for(bot)] = remembered
+    event, statements = append(bot)
+    assert event.seq == other.seq + 1 and event.prev_hash == other.hash
+    assert len(statements) == 3  # the guarded try, the locked read, the append
+    # A rolled-back append leaves the remembered head ahead of the row.
+    with pytest.raises(RuntimeError), transaction.atomic():
+        append(bot)
+        raise RuntimeError("roll back")
+    last, _ = append(bot)
+    assert last.seq == event.seq + 1 and last.prev_hash == event.hash
+    assert list(AuditEvent.objects.filter(chain=chain_for(bot)).order_by("seq").values_list("seq", flat=True)) == list(
+        range(1, last.seq + 1))
+    assert audit_verify() is None
