@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('approvals', '0005_routing'),
+        ('approvals', '0006_routing'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -124,7 +124,7 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("governance", "0004_audit_rekey")]
+    dependencies = [("governance", "0008_authoring_suggestions")]
 
     operations = [
         migrations.CreateModel(

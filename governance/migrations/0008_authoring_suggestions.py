@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0004_audit_rekey'),
+        ("governance", "0007_shadow_drift"),
     ]
 
     operations = [

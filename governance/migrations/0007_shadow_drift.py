@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0004_audit_rekey'),
+        ("governance", "0006_facts_outcomes_incidents"),
     ]
 
     operations = [

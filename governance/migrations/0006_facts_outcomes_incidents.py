@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0004_audit_rekey'),
+        ("governance", "0005_approver_inbox"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

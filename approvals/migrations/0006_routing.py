@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('approvals', '0004_channels_out_of_the_core'),
+        ("approvals", "0005_approver_inbox"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
