@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 _validator = Draft202012Validator(ENVELOPE_SCHEMA)
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _AT = re.compile(r"at line (\d+), column (\d+)")
-_CEL_POS = re.compile(r"line (\d+):(\d+)")
+_CEL_POS = re.compile(r"(?:line |<input>:)(\d+):(\d+)")
 
 # What each field holds, with a line of YAML that is right, keyed by the last part of the path.
 EXAMPLES = {
@@ -200,7 +200,7 @@ def _cel_problem(source: str, check: DraftCheck) -> Problem:
     column = _column_of(source, line, expression) if line and expression else None
     position = _CEL_POS.search(detail)
     if position and column is not None:
-        column += int(position.group(2))
+        column += int(position.group(2)) - 1
     if "unknown variable" in detail:
         what = detail.partition("unknown variable(s) ")[2]
         message = f"The condition uses {what.split(';')[0]}, which Airlock does not know. Conditions can read action, resource, params, context, now and agent."
@@ -215,7 +215,7 @@ def _cel_problem(source: str, check: DraftCheck) -> Problem:
         )
     return Problem(
         message=f"In {check.field}: {message}", field=check.field, line=line, column=column,
-        example=f'- "{CEL_EXAMPLE}"', detail=detail,
+        example=f"- '{CEL_EXAMPLE}'", detail=detail,
     )
 
 

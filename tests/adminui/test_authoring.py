@@ -49,7 +49,9 @@ def test_a_cel_error_points_at_the_expression_in_plain_words(admin_client, procu
     problem = admin_client.post(CHECK, {"source": bad}).json()["errors"][0]
     assert problem["field"] == "capabilities[0].deny_when[0]"
     assert problem["line"] == line_of(bad, "params.amount >>> 1")
-    assert problem["column"] > bad.splitlines()[problem["line"] - 1].index("params")
+    text = bad.splitlines()[problem["line"] - 1]
+    assert text[problem["column"] - 1] == ">" and text.index("params") < problem["column"] - 1  # at the stray '>'
+    assert "near character" in problem["message"]
     assert "is not a valid CEL expression" in problem["message"]
     assert "extraneous input" not in problem["message"]  # parser jargon stays in detail
     assert "params.amount > 10000" in problem["example"]
@@ -289,3 +291,12 @@ def test_always_allow_never_overrides_protected_resources(admin_client, procurem
     admin_client.post(EDIT, {"source": source, "preview": run_preview(admin_client, source)})
     draft = admin_client.get(reverse("adminui:always_allow", args=[approved.pk])).context["check"].compiled
     assert [c.name for c in draft.capabilities[:2]] == ["protected-resources", f"always-allow-{str(approved.pk)[:8]}"]
+
+
+def test_every_example_of_right_is_valid_yaml():
+    import yaml
+
+    from adminui.explain import CEL_EXAMPLE, EXAMPLES
+
+    for key, example in {**EXAMPLES, "cel": f"- '{CEL_EXAMPLE}'"}.items():
+        assert yaml.safe_load(example) is not None, key
