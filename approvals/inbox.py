@@ -7,8 +7,9 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from approvals.eligibility import is_person
 from approvals.models import Escalation, EscalationGroup, Vote
-from approvals.selectors import _visible_to, _with_progress
+from approvals.selectors import _with_progress
 from governance.models import DecisionRequest
 
 RISK_BANDS = {"high": (0.7, None), "medium": (0.4, 0.7), "low": (None, 0.4)}
@@ -43,13 +44,20 @@ class InboxFilter:
 
 
 def inbox_pending(user, f: InboxFilter, *, now: datetime | None = None) -> QuerySet:
-    """Pending escalations this person may answer that match `f`, most urgent first (unsliced:
-    the caller counts it for the true total and slices a page)."""
+    """Pending escalations this person may answer that match `f` (unordered, unannotated: the
+    caller counts it for the true total, then pages through inbox_with_progress())."""
     now = now or timezone.now()
     queryset = Escalation.objects.filter(
         request__status=DecisionRequest.Status.PENDING, request__expires_at__gt=now, deadline__gt=now
     )
-    queryset = _visible_to(queryset, user)
+    if not is_person(user):
+        return queryset.none()
+    # The person's groups as a list: one small query, and a plan the database can estimate
+    # (a nested subquery per row cost ~4x on 10,000 pending).
+    own = list(user.groups.values_list("name", flat=True))
+    staff = user.is_staff or user.is_superuser
+    if not staff:
+        queryset = queryset.filter(Exists(EscalationGroup.objects.filter(escalation=OuterRef("pk"), name__in=own)))
     if f.agent:
         queryset = queryset.filter(request__agent__name=f.agent)
     if f.action:
@@ -66,14 +74,21 @@ def inbox_pending(user, f: InboxFilter, *, now: datetime | None = None) -> Query
     if f.group:
         queryset = queryset.filter(Exists(EscalationGroup.objects.filter(escalation=OuterRef("pk"), name=f.group)))
     if f.mine:
-        queryset = queryset.filter(
-            Exists(EscalationGroup.objects.filter(escalation=OuterRef("pk"), name__in=user.groups.values("name")))
-        ).exclude(Exists(Vote.objects.filter(escalation=OuterRef("pk"), user_id=user.pk)))
+        if staff:  # everyone else sees only their own groups' escalations already
+            queryset = queryset.filter(Exists(EscalationGroup.objects.filter(escalation=OuterRef("pk"), name__in=own)))
+        queryset = queryset.exclude(Exists(Vote.objects.filter(escalation=OuterRef("pk"), user_id=user.pk)))
     if f.q:
         queryset = queryset.filter(
             Q(request__action__icontains=f.q) | Q(request__resource__icontains=f.q)
             | Q(request__agent__name__icontains=f.q) | Q(request__context__reasoning__icontains=f.q)
         )
+    return queryset
+
+
+def inbox_with_progress(queryset: QuerySet, user) -> QuerySet:
+    """The page's rows, most urgent first, with approvals and this person's vote. Count the
+    plain inbox_pending() queryset instead: these annotations are correlated subqueries that
+    a COUNT over them would compute for every matching row."""
     return _with_progress(queryset, user).order_by("request__expires_at", "pk")
 
 

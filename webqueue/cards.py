@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
-from approvals.inbox import InboxFilter, inbox_choices, inbox_pending
+from approvals.inbox import InboxFilter, inbox_choices, inbox_pending, inbox_with_progress
 from approvals.models import Escalation, Vote
 from approvals.selectors import (
     pending_escalations,
@@ -90,7 +90,8 @@ def inbox_page(user, query, *, now: datetime | None = None) -> dict:
     except (TypeError, ValueError):
         number = 1
     queryset = inbox_pending(user, f, now=now)
-    total = queryset.count()
+    total = queryset.order_by().count()
+    queryset = inbox_with_progress(queryset, user)
     pages = max(1, -(-total // PAGE_SIZE))
     number = min(number, pages)
     start = (number - 1) * PAGE_SIZE

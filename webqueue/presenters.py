@@ -154,6 +154,15 @@ class Card:
     confirm: str = ""
 
     @property
+    def page_path(self) -> str:
+        # Built here, not with {% url %}: 25 cards x 3 reverses per page add up.
+        return f"/escalations/{self.id}/"
+
+    @property
+    def vote_path(self) -> str:
+        return f"/escalations/{self.id}/vote"
+
+    @property
     def headline(self) -> str:
         return self.amount or self.resource
 

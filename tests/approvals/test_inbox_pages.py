@@ -208,3 +208,14 @@ def test_a_cumulative_reason_is_a_sentence_in_the_requests_currency(procurement,
     html = signed_in(alice).get("/").content.decode()
     assert "$54,750 today against a $50,000 budget (1d)" in html
     assert "cumulative_exceeded" in html
+
+
+def test_card_paths_match_the_url_conf(escalate, alice):
+    from django.urls import reverse
+
+    from webqueue import cards
+
+    rid = escalate()
+    card = cards.card(alice, rid)
+    assert card.page_path == reverse("escalation-detail", args=[rid])
+    assert card.vote_path == reverse("escalation-vote", args=[rid])
