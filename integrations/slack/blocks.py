@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from approvals.models import Escalation, Vote
 from approvals.outcomes import outcome_word
+from approvals.routing import tiers_of
 from governance.decide import effective_status
 from governance.models import Agent
 from integrations.slack.client import ACTION_APPROVE, ACTION_DENY
@@ -186,11 +187,13 @@ def escalation_message(
             "type": "context",
             "elements": [mrkdwn(f"_Agent's reasoning{source}:_ {code(context['reasoning'], 1700)}")],
         })
-    groups = ", ".join(escalation.approver_groups or []) or "staff only"
+    groups = escape(", ".join(escalation.approver_groups or []) or "staff only")
+    for tier in tiers_of(escalation):  # later tiers (approvals/routing.py): who joins, and when
+        groups += f", then {escape(', '.join(tier['groups']))} from {slack_date(tier['opens_at'], '{time}')}"
     blocks.append({
         "type": "context",
         "elements": [mrkdwn(cut(
-            f"Deadline {slack_date(escalation.deadline)} · approvers: {escape(groups)} · request {code(request.id)}", 1900
+            f"Deadline {slack_date(escalation.deadline)} · approvers: {groups} · request {code(request.id)}", 1900
         ))],
     })
     if status == "pending":
