@@ -129,3 +129,22 @@ def tier_newcomer(user, request_id, groups: list[str]) -> bool:
         return False
     before = eligible_approvers(escalation, escalation.request.created_at).filter(pk=user.pk).exists()
     return not before and eligible_approvers(escalation, groups=groups).filter(pk=user.pk).exists()
+
+
+def not_eligible_message(user, escalation: Escalation, now: datetime | None = None) -> str:
+    """Why this person may not vote (yet): their tier's opening time when they have one."""
+    groups = ", ".join(groups_at(escalation, now)) or "none"
+    message = f"you are not an approver for this escalation (groups: {groups})"
+    if not is_person(user):
+        return message
+    mine = set(user.groups.values_list("name", flat=True))
+    later = (
+        EscalationStep.objects.filter(escalation=escalation, kind=EscalationStep.Kind.TIER, group__in=mine)
+        .filter(due_at__gt=now or timezone.now())
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    if later is not None:
+        message += f"; your tier opens at {later:%Y-%m-%d %H:%M:%S} UTC if it is still pending"
+    return message

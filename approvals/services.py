@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals import vote_checks
-from approvals.eligibility import eligibility, vote_label, votes_by
+from approvals.eligibility import eligibility, not_eligible_message, vote_label, votes_by
 from approvals.models import Escalation, EscalationGroup, Vote
 from approvals.routing import routing_open
 from approvals.signals import (
@@ -147,8 +147,7 @@ def _vote(request_id, user, choice: str, comment: str, via: str, now: datetime |
     request = escalation.request
     allowed = eligibility(user, escalation, now)
     if not allowed:
-        groups = ", ".join(escalation.approver_groups) or "none"
-        raise NotEligible(f"you are not an approver for this escalation (groups: {groups})")
+        raise NotEligible(not_eligible_message(user, escalation, now))
     if request.status != PENDING:
         raise Conflict(f"already decided: request is {request.status}", code="already_decided")
     if request.expires_at is not None and request.expires_at <= now:

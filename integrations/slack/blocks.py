@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from approvals.models import Escalation, Vote
 from approvals.outcomes import outcome_word
-from approvals.rules import escalation_url
+from approvals.links import escalation_url
+from approvals.routing import tiers_of
 from governance.decide import effective_status
 from governance.models import Agent
 from integrations.slack.client import ACTION_APPROVE, ACTION_DENY
@@ -187,14 +188,16 @@ def escalation_message(
             "type": "context",
             "elements": [mrkdwn(f"_Agent's reasoning{source}:_ {code(context['reasoning'], 1700)}")],
         })
-    groups = ", ".join(escalation.approver_groups or []) or "staff only"
+    groups = escape(", ".join(escalation.approver_groups or []) or "staff only")
+    for tier in tiers_of(escalation):  # later tiers (approvals/routing.py): who joins, and when
+        groups += f", then {escape(', '.join(tier['groups']))} from {slack_date(tier['opens_at'], '{time}')}"
     # The escalation's permanent page (votes, audit, history); Slack links need an absolute URL.
     url = escalation_url(request.id)
     page = f" · <{url}|open in Airlock>" if url.startswith("http") else ""
     blocks.append({
         "type": "context",
         "elements": [mrkdwn(cut(
-            f"Deadline {slack_date(escalation.deadline)} · approvers: {escape(groups)} · request {code(request.id)}{page}", 1900
+            f"Deadline {slack_date(escalation.deadline)} · approvers: {groups} · request {code(request.id)}{page}", 1900
         ))],
     })
     if status == "pending":

@@ -3,7 +3,7 @@ API (issue 13). Named people: alice (finance, first tier), oscar (oncall-sre, th
 tier after 5 minutes), charlie (engineering: eligible nowhere), and bob (finance) who is away."""
 
 import io
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import time_machine
@@ -74,6 +74,8 @@ def test_a_tier_only_approver_is_refused_before_after_and_counts_after(routed, a
     response = api.post(f"/api/v1/escalations/{request_id}/approve", {}, format="json", **bearer(token))
     assert response.status_code == 403, response.content
     assert response.json()["error"]["code"] == "not_eligible"
+    opens = (start + timedelta(minutes=5)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"your tier opens at {opens} UTC" in response.json()["error"]["message"]
     assert not Vote.objects.exists()
 
     # Still pending 5 minutes in: oncall-sre is eligible, and the deadline has not moved.

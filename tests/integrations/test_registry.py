@@ -49,9 +49,9 @@ def echo_registered(monkeypatch):
         importlib.reload(airlock.urls)
 
 
-def test_the_registry_lists_slack_as_an_installed_channel():
-    assert registry.CHANNELS == ["integrations.slack"]
-    assert [c.name for c in registry.installed()] == ["integrations.slack"]
+def test_the_registry_lists_slack_and_email_as_installed_channels():
+    assert registry.CHANNELS == ["integrations.slack", "integrations.email"]
+    assert [c.name for c in registry.installed()] == ["integrations.slack", "integrations.email"]
 
 
 def test_a_registered_channel_hears_escalations_and_records_votes(
@@ -82,3 +82,26 @@ def test_an_unregistered_channel_has_no_url(procurement, client, db):
     response = client.post(f"/echo/vote/{request_id}", {"user": "alice", "choice": "approve"})
     assert response.status_code == 404
     assert DecisionRequest.objects.get(pk=request_id).status == "pending"
+
+
+def test_the_domain_names_no_channel():
+    """approvals/ and governance/ never compare against or build on a channel's name: channels
+    register themselves (outboxes, notification preferences) and give their own `via`."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    names = {c.label for c in registry.installed()} | {c.name for c in registry.installed()}
+    assert {"slack", "email"} <= names
+    found = []
+    for package in ("approvals", "governance"):
+        for path in (root / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            tree = ast.parse(path.read_text())
+            # Keys of dicts are attribute names (a person's "email" address in an audit payload).
+            keys = {id(k) for d in ast.walk(tree) if isinstance(d, ast.Dict) for k in d.keys if k is not None}
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and node.value in names and id(node) not in keys:
+                    found.append(f"{path.relative_to(root)}:{node.lineno} {node.value!r}")
+    assert found == []

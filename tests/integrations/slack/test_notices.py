@@ -36,6 +36,9 @@ def test_tier_and_reminder_notices_show_time_left_and_mention_only_who_wants_sla
     request_id = escalate(make_agent(envelope=TIERED))
     thread = SlackMessage.objects.get(pk=request_id).ts
     opened = DecisionRequest.objects.get(pk=request_id).created_at
+    # The message itself says who joins, and when.
+    message = slack.only_message()
+    assert "approvers: finance, then marketing from <!date^" in texts(message.blocks)
 
     with time_machine.travel(opened + timedelta(minutes=5), tick=False):
         assert routing_due() == 1
