@@ -35,8 +35,14 @@ class Command(BaseCommand):
                 window = f" from {since or 'the beginning'} to {until or 'now'}"
                 self.stdout.write(trace_markdown(list(lines), title=f"Agent actions on {resource}{window}").rstrip("\n"))
                 return
-            write = self.stdout.write
+            # Written a page at a time: one write per line costs more than the query.
+            dumps, chunk = json.JSONEncoder(separators=(",", ":")).encode, []
             for line in lines:
-                write(json.dumps(trace_json(line), separators=(",", ":")))
+                chunk.append(dumps(trace_json(line)))
+                if len(chunk) >= 1000:
+                    self.stdout.write("\n".join(chunk))
+                    chunk = []
+            if chunk:
+                self.stdout.write("\n".join(chunk))
         except AirlockError as exc:
             raise CommandError(exc.message) from None
