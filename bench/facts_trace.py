@@ -179,6 +179,11 @@ def main() -> int:
     from governance.models import Agent
 
     call_command("migrate", verbosity=0)
+    # The decide part below writes requests on cache:host-*; earlier runs' are removed so the
+    # traced globs always see the seeded rows only.
+    from governance.models import DecisionRequest
+
+    DecisionRequest.objects.filter(resource__regex=r"^(cache|db):host-").delete()
     seed(total)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM governance_decisionrequest")
@@ -210,23 +215,23 @@ def main() -> int:
 
     # 2. Facts: 10,000 exact names and 50 globs in force.
     document = {"facts": [
-        *({"resource": f"db:host-{i}", "owner": f"team-{i % 40}"} for i in range(10_000)),
+        *({"resource": f"cache:host-{i}", "owner": f"team-{i % 40}"} for i in range(10_000)),
         *({"resource": f"job:batch-{i}-*", "scheduled": True} for i in range(49)),
         {"resource": "db:replica-7", "role": "payments-failover", "protected": True},
-        {"resource": "db:*", "tier": "database"},
+        {"resource": "cache:*", "tier": "cache"},
     ]}
     import yaml
 
     facts_apply(source=yaml.safe_dump(document), comment="bench")
     with CaptureQueriesContext(connection) as queries:
-        facts_for_resource("db:host-4242")
+        facts_for_resource("cache:host-4242")
     per_lookup = len(queries)
     lookups = 2000
     agent = Agent.objects.order_by("pk").first()
 
     def lookup_loop():
         for i in range(lookups):
-            facts_for_resource(f"db:host-{i * 7 % 10_000}")
+            facts_for_resource(f"cache:host-{i * 7 % 10_000}")
 
     def pk_loop():
         for _ in range(lookups):
@@ -243,7 +248,7 @@ def main() -> int:
 
     def decide_loop():
         for i in range(decides):
-            decide(agent=probe, data=DecideInput("db.read", f"db:host-{i % 10_000}", {}, {}))
+            decide(agent=probe, data=DecideInput("cache.read", f"cache:host-{i % 10_000}", {}, {}))
 
     with_facts_ms, _ = timed(decide_loop, 3)
     facts_apply(source="facts: []\n", comment="bench: none")

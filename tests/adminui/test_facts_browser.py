@@ -47,7 +47,7 @@ def test_admin_applies_a_fact_then_traces_an_incident(browser_page):  # noqa: F8
     assert row.decision == "deny" and row.reasons[0]["code"] == "protected_resource"
 
     page.goto(f"{page.base}/admin/incidents/")
-    page.fill("#id_occurred_at", timezone.now().strftime("%Y-%m-%dT%H:%M:%S"))
+    page.fill("#id_occurred_at", (timezone.now() + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S"))
     page.fill("#id_resources", "db:replica-*")
     page.fill("#id_summary", "search went down: its staging replica was gone")
     page.click("[data-testid=record-incident]")

@@ -125,3 +125,10 @@ def test_prefix_glob_uses_the_pattern_index_on_postgresql(history):
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = queryset.explain()
     assert "req_resource_prefix" in plan, plan
+
+
+def test_json_lines_equal_the_trace_dicts(history):
+    """The JSON-lines output splices the stored JSON text; it must say what trace() says."""
+    lines = [json.loads(line) for line in run("--resource", "*").splitlines()]
+    expected = [{k: line[k] for k in TRACE_FIELDS} for line in trace(resources=["*"])]
+    assert lines == expected and len(lines) == 5

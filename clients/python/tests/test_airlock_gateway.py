@@ -72,6 +72,11 @@ def test_an_allowed_call_is_forwarded_and_lists_pass_through_unchanged(airlock_u
     for through_gateway, straight in (failed, listed, resources, read, prompts, prompt):
         assert through_gateway.model_dump() == straight.model_dump()
     assert [tool.name for tool in listed[0].tools] == ["read_file", "pay", "fail"]
+    # The gateway reported each call's outcome to Airlock.
+    from governance.models import DecisionRequest
+
+    outcomes = dict(DecisionRequest.objects.filter(agent=agent.agent).values_list("action", "outcome_status"))
+    assert outcomes == {"mcp.demo-files.read_file": "succeeded", "mcp.demo-files.fail": "failed"}
 
 
 def test_a_denied_call_never_reaches_the_upstream(airlock_url, agent, tmp_path):

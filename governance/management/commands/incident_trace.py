@@ -1,10 +1,9 @@
-import json
 from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
 from governance.errors import AirlockError
-from governance.incidents import trace, trace_json, trace_markdown
+from governance.incidents import trace, trace_jsonl, trace_markdown
 
 
 def _when(value: str, name: str) -> datetime:
@@ -30,13 +29,19 @@ class Command(BaseCommand):
         if start and end and start > end:
             raise CommandError("--since is after --until")
         try:
-            lines = trace(resources=[resource], since=start, until=end)
             if format == "markdown":
+                lines = trace(resources=[resource], since=start, until=end)
                 window = f" from {since or 'the beginning'} to {until or 'now'}"
                 self.stdout.write(trace_markdown(list(lines), title=f"Agent actions on {resource}{window}").rstrip("\n"))
                 return
-            write = self.stdout.write
-            for line in lines:
-                write(json.dumps(trace_json(line), separators=(",", ":")))
+            # Written a page at a time: one write per line costs more than the query.
+            chunk = []
+            for line in trace_jsonl(resources=[resource], since=start, until=end):
+                chunk.append(line)
+                if len(chunk) >= 1000:
+                    self.stdout.write("\n".join(chunk))
+                    chunk = []
+            if chunk:
+                self.stdout.write("\n".join(chunk))
         except AirlockError as exc:
             raise CommandError(exc.message) from None

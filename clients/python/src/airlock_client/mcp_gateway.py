@@ -136,10 +136,13 @@ def build_gateway(upstream: ClientSession, init: types.InitializeResult, airlock
         try:
             result = await upstream.call_tool(params.name, params.arguments, progress_callback=forward_progress)
         except BaseException as exc:
-            airlock.report_outcome(decision, succeeded=False, detail=f"{type(exc).__name__}: {exc}")
+            # The report is an HTTP call: off the event loop, like the decide above.
+            detail = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(BaseException):  # the report must not mask the upstream's error
+                await anyio.to_thread.run_sync(lambda: airlock.report_outcome(decision, succeeded=False, detail=detail))
             raise
-        airlock.report_outcome(decision, succeeded=not result.is_error,
-                               detail="tool returned isError" if result.is_error else "")
+        await anyio.to_thread.run_sync(lambda: airlock.report_outcome(
+            decision, succeeded=not result.is_error, detail="tool returned isError" if result.is_error else ""))
         return result
 
     handlers["on_list_tools"] = list_tools
