@@ -40,6 +40,7 @@ logger = logging.getLogger("airlock.drift")
 OUTCOMES = ("allow", "escalate", "deny")
 POOL_BELOW = 5  # a category with fewer requests (both versions together) is pooled
 OTHER = "(other)"
+MAX_ACTIONS = 200  # distinct action names counted per version; the rest are "(other)"
 V = ModelVersionStats.Verdict
 
 
@@ -122,7 +123,9 @@ def drift_observe(*, agent: Agent, row: DecisionRequest, compiled: CompiledEnvel
         )
     counts.requests += 1
     counts.outcomes[row.decision] = counts.outcomes.get(row.decision, 0) + 1
-    counts.actions[row.action] = counts.actions.get(row.action, 0) + 1
+    # Bounded: an agent sending ever new action names must not grow the row without end.
+    action = row.action if row.action in counts.actions or len(counts.actions) < MAX_ACTIONS else OTHER
+    counts.actions[action] = counts.actions.get(action, 0) + 1
     counts.last_seen_at = max(counts.last_seen_at, row.created_at)
     counts.save()
     if counts.verdict == V.PENDING and counts.requests >= compiled.drift["min_requests"]:
@@ -135,7 +138,13 @@ def _test(agent: Agent, row: DecisionRequest, candidate: ModelVersionStats, drif
         candidate.verdict = V.BASELINE
         candidate.save(update_fields=["verdict"])
         return
-    result = drift_compare(baseline, candidate, drift["p_value"])
+    try:
+        result = drift_compare(baseline, candidate, drift["p_value"])
+    except Exception:
+        # The decision is already recorded; a failed test must not undo it. The version
+        # stays pending and is tested again at its next request.
+        logger.exception("drift test failed; will retry", extra={"agent": agent.name, "model_version": candidate.model_version})
+        return
     candidate.test, candidate.tested_at = result, row.created_at
     if result["shifted"]:
         candidate.verdict = V.SHIFTED
