@@ -21,6 +21,7 @@ Baseline rule (docs/reliability.md):
 """
 
 import logging
+import math
 
 from django.db import transaction
 from scipy import stats
@@ -78,10 +79,22 @@ def contingency_test(baseline: dict, candidate: dict) -> dict:
     chi2 = stats.chi2_contingency(rows)
     if len(columns) == 2 and float(chi2.expected_freq.min()) < 5:
         fisher = stats.fisher_exact(rows)
-        return {**result, "test": "fisher_exact", "statistic": float(fisher.statistic),
-                "p_value": float(fisher.pvalue), "dof": 1}
-    return {**result, "test": "chi2", "statistic": float(chi2.statistic), "p_value": float(chi2.pvalue),
+        return {**result, "test": "fisher_exact", "statistic": _finite(fisher.statistic),
+                "p_value": _p(fisher.pvalue), "dof": 1}
+    return {**result, "test": "chi2", "statistic": _finite(chi2.statistic), "p_value": _p(chi2.pvalue),
             "dof": int(chi2.dof)}
+
+
+def _finite(value) -> float | None:
+    """JSON (and PostgreSQL's jsonb) has no Infinity or NaN: Fisher's odds ratio is infinite
+    when a cell is 0. Stored as null; the p-value is what decides."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _p(value) -> float:
+    value = float(value)
+    return value if math.isfinite(value) else 1.0  # no evidence of a shift
 
 
 def drift_compare(baseline: ModelVersionStats, candidate: ModelVersionStats, p_value: float) -> dict:

@@ -109,6 +109,9 @@ def test_the_contingency_test_is_scipys():
     small = contingency_test({"allow": 20, "deny": 1}, {"allow": 5, "deny": 6})
     assert small["test"] == "fisher_exact"
     assert small["p_value"] == pytest.approx(stats.fisher_exact([[20, 1], [5, 6]]).pvalue)
+    # A zero cell makes the odds ratio infinite: stored as null (jsonb has no Infinity).
+    zero = contingency_test({"allow": 20, "deny": 0}, {"allow": 5, "deny": 6})
+    assert zero["test"] == "fisher_exact" and zero["statistic"] is None and zero["p_value"] < 0.01
     # Rare categories are pooled; one category left means nothing to test.
     assert contingency_test({"a": 50, "b": 1}, {"a": 40, "c": 1})["columns"] == ["a", "(other)"]
     assert contingency_test({"a": 50}, {"a": 40})["p_value"] == 1.0
