@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Max, Min
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 
@@ -25,6 +25,8 @@ class Distribution:
     counts: dict = field(default_factory=lambda: dict.fromkeys(ANSWERS, 0))
     verdict: str = ""  # drift: baseline / pending / consistent / shifted / retired
     test: dict = field(default_factory=dict)
+    first: datetime | None = None  # first and last request in the window
+    last: datetime | None = None
 
     @property
     def total(self) -> int:
@@ -71,13 +73,16 @@ def reliability_overview(*, now: datetime, days: int = 14) -> list[AgentReliabil
         if day in per_day[agent_id] and decision in ANSWERS:
             per_day[agent_id][day].counts[decision] += n
     per_version: dict[int, dict[str, Distribution]] = defaultdict(dict)
-    for agent_id, version, decision, n in (
-        rows.annotate(mv=KeyTextTransform("model_version", "context")).values_list("agent_id", "mv", "decision").annotate(n=Count("id"))
+    for agent_id, version, decision, n, first, last in (
+        rows.annotate(mv=KeyTextTransform("model_version", "context")).values_list("agent_id", "mv", "decision")
+        .annotate(n=Count("id"), first=Min("created_at"), last=Max("created_at"))
     ):
         label = version or "(none)"
         dist = per_version[agent_id].setdefault(label, Distribution(label))
         if decision in ANSWERS:
             dist.counts[decision] += n
+        dist.first = first if dist.first is None else min(dist.first, first)
+        dist.last = last if dist.last is None else max(dist.last, last)
     for stats in ModelVersionStats.objects.filter(agent_id__in=busiest):
         dist = per_version[stats.agent_id].get(stats.model_version)
         if dist is not None:
@@ -87,7 +92,8 @@ def reliability_overview(*, now: datetime, days: int = 14) -> list[AgentReliabil
         AgentReliability(
             name=names[agent_id],
             days=list(per_day[agent_id].values()),
-            versions=sorted(per_version[agent_id].values(), key=lambda d: (-d.total, d.label)),
+            # In the order the versions appeared: the drift story reads top to bottom.
+            versions=sorted(per_version[agent_id].values(), key=lambda d: (d.first, d.label)),
         )
         for agent_id in busiest
     ]

@@ -21,6 +21,7 @@ Baseline rule (docs/reliability.md):
 """
 
 import logging
+import math
 
 from django.db import transaction
 from scipy import stats
@@ -40,6 +41,7 @@ logger = logging.getLogger("airlock.drift")
 OUTCOMES = ("allow", "escalate", "deny")
 POOL_BELOW = 5  # a category with fewer requests (both versions together) is pooled
 OTHER = "(other)"
+MAX_ACTIONS = 200  # distinct action names counted per version; the rest are "(other)"
 V = ModelVersionStats.Verdict
 
 
@@ -77,10 +79,22 @@ def contingency_test(baseline: dict, candidate: dict) -> dict:
     chi2 = stats.chi2_contingency(rows)
     if len(columns) == 2 and float(chi2.expected_freq.min()) < 5:
         fisher = stats.fisher_exact(rows)
-        return {**result, "test": "fisher_exact", "statistic": float(fisher.statistic),
-                "p_value": float(fisher.pvalue), "dof": 1}
-    return {**result, "test": "chi2", "statistic": float(chi2.statistic), "p_value": float(chi2.pvalue),
+        return {**result, "test": "fisher_exact", "statistic": _finite(fisher.statistic),
+                "p_value": _p(fisher.pvalue), "dof": 1}
+    return {**result, "test": "chi2", "statistic": _finite(chi2.statistic), "p_value": _p(chi2.pvalue),
             "dof": int(chi2.dof)}
+
+
+def _finite(value) -> float | None:
+    """JSON (and PostgreSQL's jsonb) has no Infinity or NaN: Fisher's odds ratio is infinite
+    when a cell is 0. Stored as null; the p-value is what decides."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _p(value) -> float:
+    value = float(value)
+    return value if math.isfinite(value) else 1.0  # no evidence of a shift
 
 
 def drift_compare(baseline: ModelVersionStats, candidate: ModelVersionStats, p_value: float) -> dict:
@@ -122,7 +136,9 @@ def drift_observe(*, agent: Agent, row: DecisionRequest, compiled: CompiledEnvel
         )
     counts.requests += 1
     counts.outcomes[row.decision] = counts.outcomes.get(row.decision, 0) + 1
-    counts.actions[row.action] = counts.actions.get(row.action, 0) + 1
+    # Bounded: an agent sending ever new action names must not grow the row without end.
+    action = row.action if row.action in counts.actions or len(counts.actions) < MAX_ACTIONS else OTHER
+    counts.actions[action] = counts.actions.get(action, 0) + 1
     counts.last_seen_at = max(counts.last_seen_at, row.created_at)
     counts.save()
     if counts.verdict == V.PENDING and counts.requests >= compiled.drift["min_requests"]:
@@ -135,7 +151,13 @@ def _test(agent: Agent, row: DecisionRequest, candidate: ModelVersionStats, drif
         candidate.verdict = V.BASELINE
         candidate.save(update_fields=["verdict"])
         return
-    result = drift_compare(baseline, candidate, drift["p_value"])
+    try:
+        result = drift_compare(baseline, candidate, drift["p_value"])
+    except Exception:
+        # The decision is already recorded; a failed test must not undo it. The version
+        # stays pending and is tested again at its next request.
+        logger.exception("drift test failed; will retry", extra={"agent": agent.name, "model_version": candidate.model_version})
+        return
     candidate.test, candidate.tested_at = result, row.created_at
     if result["shifted"]:
         candidate.verdict = V.SHIFTED

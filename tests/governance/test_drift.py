@@ -3,6 +3,7 @@ baseline's (chi-square / Fisher, scipy) is flagged; one that behaves alike is no
 
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -108,6 +109,9 @@ def test_the_contingency_test_is_scipys():
     small = contingency_test({"allow": 20, "deny": 1}, {"allow": 5, "deny": 6})
     assert small["test"] == "fisher_exact"
     assert small["p_value"] == pytest.approx(stats.fisher_exact([[20, 1], [5, 6]]).pvalue)
+    # A zero cell makes the odds ratio infinite: stored as null (jsonb has no Infinity).
+    zero = contingency_test({"allow": 20, "deny": 0}, {"allow": 5, "deny": 6})
+    assert zero["test"] == "fisher_exact" and zero["statistic"] is None and zero["p_value"] < 0.01
     # Rare categories are pooled; one category left means nothing to test.
     assert contingency_test({"a": 50, "b": 1}, {"a": 40, "c": 1})["columns"] == ["a", "(other)"]
     assert contingency_test({"a": 50}, {"a": 40})["p_value"] == 1.0
@@ -123,3 +127,17 @@ def test_the_anomaly_page_shows_both_distributions_and_the_test(buyer, admin_use
     assert 'data-testid="drift"' in page
     assert "m-1 <span class=\"badge ok\">baseline</span>" in page
     assert f"p = {anomaly.details['drift']['outcome']['p_value']:.3g}" in page
+
+
+def test_a_failing_test_leaves_the_version_pending_and_the_decisions_recorded(buyer, monkeypatch):
+    import governance.drift
+
+    agent = buyer("supervise")
+    feed(agent, "m-1", 60, every_escalates=10, start=T0)
+    monkeypatch.setattr(governance.drift, "drift_compare", mock.Mock(side_effect=ValueError("bad table")))
+    feed(agent, "m-2", 61, every_escalates=2, start=T0 + timedelta(hours=1))
+    assert agent.requests.count() == 121
+    assert ModelVersionStats.objects.get(model_version="m-2").verdict == "pending"
+    monkeypatch.undo()
+    feed(agent, "m-2", 1, every_escalates=2, start=T0 + timedelta(hours=2))  # tested at the next request
+    assert ModelVersionStats.objects.get(model_version="m-2").verdict == "shifted"

@@ -31,7 +31,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"{agent.name}: shadow v{report['shadow_version']} beside active v{report['active_version']} "
-            f"since {report['since']}"
+            f"since {agent.shadow_since:%Y-%m-%d %H:%M:%S} UTC"
         )
         self.stdout.write(matrix_text(report["matrix"], rows_label="active", columns_label="shadow"))
         self.stdout.write(f"{report['total']} requests, {report['changed']} answered differently by the shadow")
