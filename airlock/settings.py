@@ -221,7 +221,9 @@ CELERY_BEAT_SCHEDULE["approvals-routing-due"] = {
 # Remind approvers this long before an escalation's deadline (half-time for shorter ones; 0 = off).
 AIRLOCK_REMINDER_BEFORE = envduration("AIRLOCK_REMINDER_BEFORE", "3m", maximum=86400)
 # Where people reach Airlock: the base of links in emails and other channels.
-AIRLOCK_BASE_URL = os.environ.get("AIRLOCK_BASE_URL", "") or f"http://localhost:{os.environ.get('PORT', '8000')}"
+AIRLOCK_BASE_URL = (os.environ.get("AIRLOCK_BASE_URL", "").strip() or f"http://localhost:{os.environ.get('PORT', '8000')}").rstrip("/")
+if not AIRLOCK_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("AIRLOCK_BASE_URL must start with http:// or https://")
 # The email channel (integrations/email): on when both are set. EMAIL_URL is
 # smtp://[user:password@]host[:port] (STARTTLS: smtp+tls://, implicit TLS: smtps://).
 EMAIL_URL = os.environ.get("EMAIL_URL", "")
@@ -291,11 +293,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(AIRLOCK_MAX_BODY_BYTES, 2_621_440)
 # Capped like an envelope's escalation_ttl (governance/policy/limits.py): the default
 # deadline of every escalation must stay a date.
 AIRLOCK_ESCALATION_TTL = envduration("AIRLOCK_ESCALATION_TTL", "15m", maximum=7 * 86400)
-# Where people reach this Airlock (https://airlock.example.com): links in Slack and other
-# notifications to an escalation's page. Empty: links are site-relative paths.
-AIRLOCK_PUBLIC_URL = os.environ.get("AIRLOCK_PUBLIC_URL", "").strip().rstrip("/")
-if AIRLOCK_PUBLIC_URL and not AIRLOCK_PUBLIC_URL.startswith(("http://", "https://")):
-    raise ImproperlyConfigured("AIRLOCK_PUBLIC_URL must start with http:// or https://")
 # Serve POST /api/v1/decide and /verify through Django's WSGI handler on a pool of
 # AIRLOCK_API_THREADS threads inside the ASGI server (airlock/asgi_sync.py).
 AIRLOCK_SYNC_API = envbool("AIRLOCK_SYNC_API", "false")

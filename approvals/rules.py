@@ -1,12 +1,10 @@
 """The envelope's rules for approvers (issue 12): comment_required_at_risk, web_only_at_risk,
 max_extension. Read from the envelope version that decided the request, the capability's own
 value first, then the envelope's; absent means no such rule (max_extension: one
-escalation_ttl). And the escalation's permanent link, which every channel sends people to.
+escalation_ttl). The escalation's permanent link is approvals.links.escalation_url().
 """
 
 from dataclasses import dataclass
-
-from django.conf import settings
 
 from governance.models import DecisionRequest
 from governance.policy.durations import parse_duration
@@ -14,16 +12,6 @@ from governance.policy.durations import parse_duration
 # Votes recorded on Airlock's own surfaces: the escalation's page / queue, and the approver
 # API. Everything else (slack, email, ...) is a channel, refused at or above web_only_at_risk.
 OWN_SURFACES = ("web", "api")
-
-
-def escalation_path(request_id) -> str:
-    """The escalation's page; the path is part of the contract (/escalations/<id>/)."""
-    return f"/escalations/{request_id}/"
-
-
-def escalation_url(request_id) -> str:
-    """The permanent link to the escalation's page (absolute when AIRLOCK_PUBLIC_URL is set)."""
-    return settings.AIRLOCK_PUBLIC_URL + escalation_path(request_id)
 
 
 @dataclass(frozen=True)

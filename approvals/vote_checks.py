@@ -7,8 +7,9 @@ refusal raises, so the transaction rolls back and nothing is recorded.
 
 import logging
 
+from approvals.links import escalation_url
 from approvals.models import Escalation, Vote
-from approvals.rules import OWN_SURFACES, approver_rules, at_or_above, escalation_url, risk_score
+from approvals.rules import OWN_SURFACES, approver_rules, at_or_above, risk_score
 from governance.errors import AirlockError, Conflict, InvalidInput
 from governance.models import DecisionRequest
 from governance.policy import PolicyRequest

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from approvals.links import escalation_url
 from approvals.models import Vote
-from approvals.rules import approver_rules, escalation_url
+from approvals.rules import approver_rules
 from governance.decide import effective_status
 from governance.models import AuditEvent, DecisionRequest
 from governance.policy.durations import parse_duration

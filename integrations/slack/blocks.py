@@ -19,9 +19,9 @@ from numbers import Number
 
 from django.utils import timezone
 
+from approvals.links import escalation_url
 from approvals.models import Escalation, Vote
 from approvals.outcomes import outcome_word
-from approvals.links import escalation_url
 from approvals.routing import tiers_of
 from governance.decide import effective_status
 from governance.models import Agent

@@ -14,8 +14,8 @@ import threading
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from approvals.links import escalation_url
 from approvals.models import ApproverProfile
-from approvals.rules import escalation_url
 from approvals.services import approval_decide
 from approvals.vote_checks import CommentRequired, WebOnly
 from governance.errors import Conflict, NotEligible, NotFound

@@ -186,7 +186,7 @@ def test_comment_required_at_risk_applies_to_every_channel(make_agent, escalate,
 
 
 def test_web_only_at_risk_refuses_channels_with_the_page_link(make_agent, escalate, alice, settings):
-    settings.AIRLOCK_PUBLIC_URL = "https://airlock.example.com"
+    settings.AIRLOCK_BASE_URL = "https://airlock.example.com"
     rid = escalate(make_agent("wire-bot", rules_envelope("wire-bot", web_only_at_risk=0.0)))
     for via in ("slack", "email"):
         with pytest.raises(AirlockError) as refused:

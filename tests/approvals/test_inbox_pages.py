@@ -43,7 +43,7 @@ def test_the_page_is_200_for_approvers_and_staff_and_404_for_anyone_else(escalat
 
 
 def test_the_page_shows_votes_audit_history_and_stays_after_the_decision(make_agent, escalate, alice, bob, settings):
-    settings.AIRLOCK_PUBLIC_URL = "https://airlock.example.com"
+    settings.AIRLOCK_BASE_URL = "https://airlock.example.com"
     capex = make_agent("capex-bot", envelope_with(agent="capex-bot", quorum=2))
     earlier = escalate(capex)
     rid = escalate(capex)

@@ -23,7 +23,7 @@ def with_rules(name: str, **rules) -> str:
     ("comment_required_at_risk", "needs a comment"),
 ])
 def test_a_click_at_high_risk_records_nothing_and_links_the_page(slack, make_agent, people, settings, rule, why):
-    settings.AIRLOCK_PUBLIC_URL = "https://airlock.example.com"
+    settings.AIRLOCK_BASE_URL = "https://airlock.example.com"
     agent = make_agent("wire-bot", with_rules("wire-bot", **{rule: 0}))
     request_id = escalate(agent)
 
@@ -39,7 +39,7 @@ def test_a_click_at_high_risk_records_nothing_and_links_the_page(slack, make_age
 
 
 def test_the_message_links_the_page_and_shows_an_extension(slack, procurement, people, settings):
-    settings.AIRLOCK_PUBLIC_URL = "https://airlock.example.com"
+    settings.AIRLOCK_BASE_URL = "https://airlock.example.com"
     request_id = escalate(procurement)
     message = slack.only_message()
     assert f"<https://airlock.example.com/escalations/{request_id}/|open in Airlock>" in texts(message.blocks)
