@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from approvals.eligibility import vote_label
 from approvals.links import escalation_url
 from approvals.models import Vote
 from approvals.rules import approver_rules
@@ -73,6 +74,15 @@ class EscalationPage:
     def approved_params_json(self) -> str:
         return as_json(self.request.approved_params)
 
+    @property
+    def outcome(self) -> dict | None:
+        """What the agent reported it did (POST /api/v1/requests/{id}/outcome), or None."""
+        return self.request.reported_outcome
+
+    @property
+    def outcome_effects_json(self) -> str:
+        return as_json((self.request.reported_outcome or {}).get("effects") or {})
+
 
 def _chain(request: DecisionRequest) -> list[ChainStep]:
     """For each sequence this request completed: every step of the chain, the earlier ones
@@ -127,8 +137,8 @@ def escalation_page(user, request_id, *, now: datetime | None = None) -> Escalat
         return None
     request = DecisionRequest.objects.select_related("agent", "envelope", "escalation").get(pk=request_id)
     votes = [
-        VoteLine(v.user.get_username(), v.choice, v.via, v.comment, v.created_at, v.params)
-        for v in Vote.objects.filter(escalation_id=request_id).select_related("user").order_by("created_at", "pk")
+        VoteLine(vote_label(v), v.choice, v.via, v.comment, v.created_at, v.params)
+        for v in Vote.objects.filter(escalation_id=request_id).select_related("user", "on_behalf_of").order_by("created_at", "pk")
     ]
     audit = [
         AuditLine(e.created_at, e.kind, e.actor, as_json(e.payload))

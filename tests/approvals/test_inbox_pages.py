@@ -219,3 +219,33 @@ def test_card_paths_match_the_url_conf(escalate, alice):
     card = cards.card(alice, rid)
     assert card.page_path == reverse("escalation-detail", args=[rid])
     assert card.vote_path == reverse("escalation-vote", args=[rid])
+
+
+def test_the_page_names_a_delegate_shows_the_outcome_and_offers_always_allow_to_staff(
+        procurement, escalate, alice, charlie, admin):
+    """What the other issues add to the escalation's page: a delegate's vote is named as such
+    (issue 13), the agent's reported outcome (issue 14), and "Always allow this" for staff once
+    approved (issue 17)."""
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    rid = escalate()
+    call_command("approver_delegate", "alice", "--to", "charlie",
+                 "--until", (timezone.now() + timedelta(hours=1)).isoformat(), stdout=__import__("io").StringIO())
+    approval_decide(request_id=rid, user=charlie, choice="approve", comment="covering for alice", via="web")
+    assert DecisionRequest.objects.get(pk=rid).status == "approved"
+    before = signed_in(admin).get(f"/escalations/{rid}/").content.decode()
+    assert 'id="outcome"' not in before
+    reported = procurement.post(f"/api/v1/requests/{rid}/outcome",
+                                {"status": "rolled_back", "detail": "vendor refused the order", "effects": {"po": "PO-7"}})
+    assert reported.status_code == 200, reported.content
+    html = signed_in(admin).get(f"/escalations/{rid}/").content.decode()
+    votes = html[html.index('id="votes"'):html.index('id="audit"')]
+    assert "charlie for alice" in votes
+    outcome = html[html.index('id="outcome"'):html.index('id="votes"')]
+    assert "rolled_back" in outcome and "vendor refused the order" in outcome and "PO-7" in outcome
+    assert f"/admin/requests/{rid}/always-allow/" in html
+    # An approver who is not staff sees the page without the admin's action.
+    assert "always-allow" not in signed_in(alice).get(f"/escalations/{rid}/").content.decode()
