@@ -187,3 +187,20 @@ def test_a_delegate_is_mailed_and_votes_for_the_absent_person(mail, team, make_a
     assert response.status_code == 200
     assert b"for bob" in response.content
     assert DecisionRequest.objects.get(pk=request_id).decided_by == ["charlie for bob"]
+
+
+def test_at_or_above_web_only_at_risk_the_email_post_records_nothing_and_sends_to_the_page(mail, team, make_agent):
+    """web_only_at_risk (issue 12) holds on the email channel too: the vote service refuses
+    via="email", the confirmation page says so with the escalation's link, the link stays unspent."""
+    agent = make_agent(envelope=ROUTED + "web_only_at_risk: 0\n")
+    request_id = escalate(agent)
+    links = links_in(mail.to("alice@example.com")[0])
+    person = Client(enforce_csrf_checks=True)
+    _, csrf = confirm_page(person, links["approve"])
+    response = person.post(links["approve"], {"csrfmiddlewaretoken": csrf})
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Not recorded" in page and f"/escalations/{request_id}/" in page
+    assert not Vote.objects.exists()
+    assert not VoteLink.objects.filter(used_at__isnull=False).exists()
+    assert DecisionRequest.objects.get(pk=request_id).status == "pending"
