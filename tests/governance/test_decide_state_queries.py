@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -114,6 +115,13 @@ def test_repeating_a_key_leaves_no_trace(procurement):
 def _race(n: int, call) -> list:
     results: list = [None] * n
     barrier = threading.Barrier(n)
+    # n threads at once each hold a connection while they wait for the agent's lock; the
+    # server's pool is sized for its worker threads (AIRLOCK_DB_POOL_SIZE) and a wait for it is
+    # capped at AIRLOCK_DB_CONNECT_TIMEOUT (then 503 deny), which a loaded 2-core machine can
+    # exceed. This test is about exact counts, so every thread gets its own connection.
+    pool = connection.pool if connection.vendor == "postgresql" else None
+    if pool is not None:
+        pool.resize(min_size=pool.min_size, max_size=max(pool.max_size, n + 2))
 
     def run(i):
         try:
@@ -125,8 +133,12 @@ def _race(n: int, call) -> list:
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(60)
+    try:
+        for t in threads:
+            t.join(60)
+    finally:
+        if pool is not None:
+            pool.resize(min_size=pool.min_size, max_size=settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"])
     return results
 
 
