@@ -204,7 +204,7 @@ def test_expiry_shows_at_the_deadline_and_the_server_push_removes_it(server, ope
         expect(card.locator(".countdown")).to_have_text("Expired")
         expect(card.locator(".btn-approve")).to_be_disabled()
         expect(card.locator(".btn-deny")).to_be_disabled()
-        expect(card.locator("form")).to_be_hidden()
+        expect(card.locator("form[hx-post]")).to_be_hidden()
         expect(card.locator(".resolution")).to_contain_text("Expired — treated as deny")
     assert DecisionRequest.objects.get(pk=rid).status == "pending"
 
