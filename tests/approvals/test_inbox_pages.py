@@ -206,5 +206,5 @@ def test_a_cumulative_reason_is_a_sentence_in_the_requests_currency(procurement,
     body = procurement.decide({**LARGE_ORDER, "resource": "vendor:staples", "params": {"amount": 9750, "currency": "USD"}}).json()
     assert body["status"] == "pending", body
     html = signed_in(alice).get("/").content.decode()
-    assert "$54,750 today against a $50,000 budget (1d)" in html
+    assert "$54,750 today against a $50,000 daily budget" in html
     assert "cumulative_exceeded" in html
