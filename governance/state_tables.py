@@ -10,7 +10,7 @@ read, kept so that answering never reads an agent's history row by row.
   (`resource`, or a scalar `params.<name>`), keyed by a SHA-256 of the field and value.
 
 On PostgreSQL both are maintained by a trigger on the request table (migration
-0005_state_tallies), in the same transaction as the row change that moves a request in or
+0009_state_tallies, 0010_state_tallies_per_currency), in the same transaction as the row change that moves a request in or
 out of a count: the insert in decide, a vote's reject or approve, an expiry, an edit, a
 delete. Nothing in Python has to remember to update them, so they stay exact whatever wrote
 the row; under concurrency they are exactly as exact as the rows (the agent's lock orders

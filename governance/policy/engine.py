@@ -242,12 +242,13 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
         if currencies is None:
             # Another currency (or none we can read) cannot be compared with this budget:
             # a person judges it; the budget never allows it.
-            escalate.append(Reason(
-                "currency_mismatch",
-                f"params.currency {request.params.get('currency')!r} cannot be counted against the "
-                f"{c['param']} budget" + (f" in {c['currency']}" if c.get("currency") else " (not a 3-letter currency code)"),
-                f"{rule_name}.cumulative",
-            ))
+            given = request.params.get("currency")
+            if c.get("currency") and currency_group(request.params) != ODD_CURRENCY:
+                message = f"{given} cannot be counted against the {c['currency']} budget on {c['param']}: a person judges it"
+            else:
+                message = (f"params.currency {given!r} is not a 3-letter currency code (like USD): "
+                           f"the {c.get('currency') or ''} budget on {c['param']} cannot count it").replace("the  ", "the ")
+            escalate.append(Reason("currency_mismatch", message, f"{rule_name}.cumulative"))
         else:
             total = state.total(action=cap.action, param=c["param"], window=c["per"], now=request.now, currencies=currencies)
             if c["max"]:
