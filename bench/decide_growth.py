@@ -111,7 +111,9 @@ def run(args) -> None:
     from governance.services import agent_create, envelope_apply
     from governance.state import DatabaseState
 
-    rebuild = importlib.import_module("governance.migrations.0005_state_tallies").REBUILD
+    # 0009 rebuilds both tables; 0010 then the tallies with their per-currency rows.
+    rebuild = (importlib.import_module("governance.migrations.0009_state_tallies").REBUILD
+               + importlib.import_module("governance.migrations.0010_state_tallies_per_currency").REBUILD)
     agent, _token = agent_create(name=AGENT)
     envelope_apply(source=ENVELOPE)
     # The baseline: the same envelope and familiar vendors, and none of its requests in the

@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
-from governance.policy.state import Recorded, positive_number
+from governance.policy.state import Recorded, currency_group, positive_number
 
 LIVE = ("allowed", "approved", "pending")
 DONE = ("allowed", "approved")
@@ -68,9 +68,12 @@ class IndexedState:
         lo, hi = self._span(action, window, now)
         return hi - lo if limit is None else min(hi - lo, limit)
 
-    def total(self, *, action, param, window, now):
+    def total(self, *, action, param, window, now, currencies=None):
         lo, hi = self._span(action, window, now)
-        return sum(positive_number(params.get(param)) for params in self._matching(action)[1][lo:hi])
+        return sum(
+            positive_number(params.get(param)) for params in self._matching(action)[1][lo:hi]
+            if currencies is None or currency_group(params) in currencies
+        )
 
     def seen(self, *, field, value):
         try:

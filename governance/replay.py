@@ -27,7 +27,7 @@ from governance.canonical import canonical_json
 from governance.models import Agent, DecisionRequest
 from governance.policy import CompiledEnvelope, PolicyRequest, evaluate
 from governance.policy.globs import glob_match
-from governance.policy.state import DONE, positive_number
+from governance.policy.state import DONE, currency_group, positive_number
 
 # Replaying more than this many requests in a web request would take too long; the preview
 # then covers the most recent ones and says so.
@@ -125,8 +125,11 @@ class ReplayState:
         n = len(self._window(action, window, now))
         return n if limit is None else min(n, limit)
 
-    def total(self, *, action, param, window, now):
-        return sum(positive_number(p.params.get(param)) for p in self._window(action, window, now))
+    def total(self, *, action, param, window, now, currencies=None):
+        return sum(
+            positive_number(p.params.get(param)) for p in self._window(action, window, now)
+            if currencies is None or currency_group(p.params) in currencies
+        )
 
     def seen(self, *, field, value):
         when = self._familiar.get(field, {}).get(_key(value))

@@ -26,15 +26,21 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import CharField, DecimalField, F, Func, Lookup, Q, QuerySet, Sum, Value
-from django.db.models.expressions import Case, When
+from django.db.models.expressions import Case, RawSQL, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.db.models.lookups import Exact
 
 from governance.models import Agent, DecisionRequest
 from governance.policy.globs import glob_match, parse_glob
-from governance.policy.state import DONE, LIVE, NUMBER_CAP, positive_number
-from governance.state_tables import edge_end, seen_sql, tally_sql
+from governance.policy.state import DONE, LIVE, NUMBER_CAP, currency_group, positive_number
+from governance.state_tables import (
+    CURRENCY_GROUP_SQL,
+    TALLY_PARAM_MAX,
+    edge_end,
+    seen_sql,
+    tally_sql,
+)
 
 SESSION_LENGTH = DecisionRequest._meta.get_field("session").max_length
 _TABLE = DecisionRequest._meta.db_table
@@ -132,6 +138,8 @@ class DatabaseState:
             return None
         if kind in ("count", "total") and parse_glob(kw["action"]).has_sets:
             return None  # SQL can only approximate character sets: the ORM answers exactly
+        if kind == "total" and len(kw["param"]) > TALLY_PARAM_MAX:
+            return None  # not in the tallies (migration 0010): the ORM answers
         if connection.vendor == "postgresql":
             return self._tally_sql(kind, kw)
         if kind == "count":
@@ -170,10 +178,15 @@ class DatabaseState:
         since = kw["now"] - timedelta(seconds=kw["window"])
         where, params = self._where(kw["action"], kw["window"], kw["now"])
         where, params = f"{where} AND created_at < %s", [*params, edge_end(since)]
+        currencies = kw.get("currencies")
         if kind == "count":
             edge, param = (f"(SELECT COUNT(*) FROM {_TABLE} WHERE {where})", params), ""
         else:
             param = kw["param"]
+            if currencies is not None:
+                # The rows of the edge, filtered on params->>'currency' as the trigger groups it.
+                where = f"{where} AND {CURRENCY_GROUP_SQL} IN ({', '.join(['%s'] * len(currencies))})"
+                params = [*params, *currencies]
             edge = (
                 f"(SELECT COALESCE(SUM(CASE WHEN jsonb_typeof(params -> %s) = 'number' "
                 f"THEN GREATEST(LEAST((params ->> %s)::numeric, %s), 0) ELSE 0 END), 0) FROM {_TABLE} WHERE {where})",
@@ -185,7 +198,8 @@ class DatabaseState:
         else:
             operator, value = glob_sql(action, connection.vendor)
             match = f"action {operator} %s"
-        return tally_sql(agent_id=self.agent.pk, match=match, value=value, param=param, since=since, edge=edge)
+        return tally_sql(agent_id=self.agent.pk, match=match, value=value, param=param, since=since, edge=edge,
+                         currencies=currencies if param else None)
 
     def prefetch(self, questions: list[tuple[str, dict]]) -> None:
         """Answer these questions in one statement; count/total/seen then use the answers."""
@@ -220,9 +234,12 @@ class DatabaseState:
             return int(answer if limit is None else min(answer, limit))
         return self._orm_count(action=action, window=window, now=now, limit=limit)
 
-    def total(self, *, action, param, window, now):
-        answer = self._answer("total", {"action": action, "param": param, "window": window, "now": now})
-        return float(answer) if answer is not None else self._orm_total(action=action, param=param, window=window, now=now)
+    def total(self, *, action, param, window, now, currencies=None):
+        kw = {"action": action, "param": param, "window": window, "now": now}
+        if currencies is not None:
+            kw["currencies"] = tuple(currencies)
+        answer = self._answer("total", kw)
+        return float(answer) if answer is not None else self._orm_total(**kw)
 
     def seen(self, *, field, value):
         answer = self._answer("seen", {"field": field, "value": value})
@@ -241,8 +258,12 @@ class DatabaseState:
         # The engine only needs to know whether the limit is reached: stop reading there.
         return (rows[:limit] if limit is not None else rows).count()
 
-    def _orm_total(self, *, action, param, window, now):
+    def _orm_total(self, *, action, param, window, now, currencies=None):
         rows = self._window(action, window, now)
+        if currencies is not None and connection.vendor == "postgresql":
+            # Only the requests in these currency groups (params->>'currency', as the trigger).
+            rows = rows.alias(currency_group=RawSQL(CURRENCY_GROUP_SQL, [], output_field=CharField())).filter(
+                currency_group__in=list(currencies))
         if connection.vendor == "postgresql":
             # Summed in the database. CASE guarantees the cast only ever sees JSON numbers,
             # so a string or object stored under the same key cannot break the query.
@@ -255,7 +276,10 @@ class DatabaseState:
             return float(rows.aggregate(total=Coalesce(Sum(contribution), Value(Decimal(0))))["total"])
         # Elsewhere (SQLite in development) read whole params: JSON_EXTRACT would return the
         # string "7" and the number 7 alike.
-        return sum(positive_number(p.get(param)) for p in rows.values_list("params", flat=True).iterator())
+        return sum(
+            positive_number(p.get(param)) for p in rows.values_list("params", flat=True).iterator()
+            if currencies is None or currency_group(p) in currencies
+        )
 
     def _orm_seen(self, *, field, value):
         rows = DecisionRequest.objects.filter(agent=self.agent, status__in=DONE)

@@ -3,12 +3,14 @@ read, kept so that answering never reads an agent's history row by row.
 
 - StateTally: per agent, exact action, bucket and level (1 h, 1 min and 1 s buckets), the
   number of live requests (param '') and, per top-level numeric param, the sum of what they
-  contribute to a cumulative total (clamped to [0, 1e300], as positive_number() does).
+  contribute to a cumulative total (clamped to [0, 1e300], as positive_number() does): over
+  all of them (param `amount`) and per currency group (`amount@USD`, `amount@` without a
+  currency, `amount@?` for an unreadable one; migration 0010, docs/inbox.md).
 - StateSeen: per agent, a reference count of the requests that went ahead with a value
   (`resource`, or a scalar `params.<name>`), keyed by a SHA-256 of the field and value.
 
 On PostgreSQL both are maintained by a trigger on the request table (migration
-0005_state_tallies), in the same transaction as the row change that moves a request in or
+0009_state_tallies, 0010_state_tallies_per_currency), in the same transaction as the row change that moves a request in or
 out of a count: the insert in decide, a vote's reject or approve, an expiry, an edit, a
 delete. Nothing in Python has to remember to update them, so they stay exact whatever wrote
 the row; under concurrency they are exactly as exact as the rows (the agent's lock orders
@@ -79,18 +81,38 @@ def window_edges(since: datetime) -> tuple[int, int, int]:
     return tuple((since_us // (level * _US) + 1) * level for level in reversed(LEVELS))
 
 
-def tally_sql(*, agent_id: int, match: str, value: str, param: str, since: datetime, edge: tuple[str, list]) -> tuple[str, list]:
-    """The live requests (param '') or the sum of `param` over them, of one agent whose action
-    matches (`match` is "action = %s" or "action LIKE %s" with `value`) after `since`: whole
-    buckets from the tallies, plus `edge` (a subquery over the request rows of the <1 s
-    before the first whole second)."""
+# Longest param name the tallies sum (migration 0010): `<param>@<currency>` fits the column.
+TALLY_PARAM_MAX = 190
+
+# currency_group() of a row's params, in SQL (the same as migration 0010's trigger).
+CURRENCY_GROUP_SQL = (
+    "(CASE WHEN params -> 'currency' IS NULL OR jsonb_typeof(params -> 'currency') = 'null' THEN '' "
+    "WHEN jsonb_typeof(params -> 'currency') = 'string' "
+    "AND (params ->> 'currency') ~ '^[ABCDEFGHIJKLMNOPQRSTUVWXYZ]{3}$' THEN params ->> 'currency' ELSE '?' END)"
+)
+
+
+def tally_params(param: str, currencies: tuple[str, ...] | None) -> list[str]:
+    """The tally rows' param keys holding `param`'s total, in all currencies or in these groups."""
+    return [param] if currencies is None else [f"{param}@{group}" for group in currencies]
+
+
+def tally_sql(*, agent_id: int, match: str, value: str, param: str, since: datetime, edge: tuple[str, list],
+              currencies: tuple[str, ...] | None = None) -> tuple[str, list]:
+    """The live requests (param '') or the sum of `param` over them (only those in the
+    currency groups `currencies`, if given), of one agent whose action matches (`match` is
+    "action = %s" or "action LIKE %s" with `value`) after `since`: whole buckets from the
+    tallies, plus `edge` (a subquery over the request rows of the <1 s before the first
+    whole second)."""
     second, minute, hour = window_edges(since)
     column = "n" if not param else "total"
-    head = f"SELECT COALESCE(SUM({column}), 0) FROM {_TALLY} WHERE agent_id = %s AND param = %s AND {match} AND level = %s"
+    keys = tally_params(param, currencies) if param else [""]
+    head = (f"SELECT COALESCE(SUM({column}), 0) FROM {_TALLY} WHERE agent_id = %s "
+            f"AND param IN ({', '.join(['%s'] * len(keys))}) AND {match} AND level = %s")
     parts = [
-        (f"({head} AND bucket >= %s)", [agent_id, param, value, 3600, hour]),
-        (f"({head} AND bucket >= %s AND bucket < %s)", [agent_id, param, value, 60, minute, hour]),
-        (f"({head} AND bucket >= %s AND bucket < %s)", [agent_id, param, value, 1, second, minute]),
+        (f"({head} AND bucket >= %s)", [agent_id, *keys, value, 3600, hour]),
+        (f"({head} AND bucket >= %s AND bucket < %s)", [agent_id, *keys, value, 60, minute, hour]),
+        (f"({head} AND bucket >= %s AND bucket < %s)", [agent_id, *keys, value, 1, second, minute]),
         edge,
     ]
     return "(" + " + ".join(sql for sql, _ in parts) + ")", [p for _, params in parts for p in params]

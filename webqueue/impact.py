@@ -24,9 +24,12 @@ WHY = {
     "outside_envelope": "Outside envelope",
     "supervised": "Supervised",
     "risk_threshold": "High risk",
+    "currency_mismatch": "Other currency",
 }
-_CUMULATIVE = re.compile(r"^(?P<param>\w+) (?P<total>[-\d.e+]+) in (?P<per>\w+) > (?P<max>[-\d.e+]+)$")
+_CUMULATIVE = re.compile(
+    r"^(?P<param>\w+) (?P<total>[-\d.e+]+)(?: (?P<currency>[A-Z]{3}))? in (?P<per>\w+) > (?P<max>[-\d.e+]+)(?: [A-Z]{3})?$")
 _PER = {"24h": "today", "1d": "today", "1h": "this hour", "7d": "this week"}
+_BUDGET = {"24h": "daily budget", "1d": "daily budget", "1h": "hourly budget", "7d": "weekly budget"}
 
 
 def why_label(reasons: list[dict]) -> str:
@@ -39,17 +42,19 @@ def why_label(reasons: list[dict]) -> str:
 
 
 def reason_sentence(reason: dict, params: dict) -> str:
-    """The reason in words, with amounts in the request's currency. A budget's total is
-    shown in the currency of this request (the engine's running total; see docs/inbox.md)."""
+    """The reason in words. A budget's total is counted in one currency (docs/inbox.md): the
+    one the engine's message names, else the request's."""
     code, message = str(reason.get("code", "")), str(reason.get("message", ""))
     currency = params.get("currency")
     if code == "cumulative_exceeded":
         match = _CUMULATIVE.match(message)
         if match:
+            currency = match["currency"] or currency
             total = format_amount(match["total"], currency)
             limit = format_amount(match["max"], currency)
             per = _PER.get(match["per"], f"in {match['per']}")
-            return f"{total} {per} against a {limit} budget ({match['per']})"
+            budget = _BUDGET.get(match["per"], f"budget per {match['per']}")
+            return f"{total} {per} against a {limit} {budget}"
     if code == "velocity_exceeded":
         return message[:1].upper() + message[1:]
     return message

@@ -8,7 +8,7 @@ from governance.policy.cel_bounds import is_panic
 from governance.policy.durations import format_duration
 from governance.policy.envelope import Capability, CompiledEnvelope, Rule
 from governance.policy.globs import glob_match
-from governance.policy.state import NUMBER_CAP, StateView
+from governance.policy.state import NO_CURRENCY, NUMBER_CAP, ODD_CURRENCY, StateView, currency_group
 from governance.policy.types import Decision, EscalationSpec, PolicyRequest, Reason, RiskFactor
 
 logger = logging.getLogger("airlock.policy")
@@ -77,7 +77,10 @@ def _prefetch(cap: Capability, request: PolicyRequest, state: StateView) -> None
         questions.append(("count", {"action": cap.action, "window": v["per"], "now": request.now, "limit": v["max"]}))
     if cap.cumulative:
         c = cap.cumulative
-        questions.append(("total", {"action": cap.action, "param": c["param"], "window": c["per"], "now": request.now}))
+        currencies = _budget_currencies(c, request.params)
+        if currencies is not None:
+            questions.append(("total", {"action": cap.action, "param": c["param"], "window": c["per"], "now": request.now,
+                                        "currencies": currencies}))
     if request.resource:
         questions.append(("seen", {"field": "resource", "value": request.resource}))
     for field in cap.escalate_on_novel:
@@ -85,6 +88,18 @@ def _prefetch(cap: Capability, request: PolicyRequest, state: StateView) -> None
             questions.append(("seen", {"field": field, "value": request.params[field[7:]]}))
     if questions:
         prefetch(questions)
+
+
+def _budget_currencies(cumulative: dict, params: dict) -> tuple[str, ...] | None:
+    """The currency groups (governance.policy.state.currency_group) a cumulative budget adds
+    this request to, or None when the request cannot be compared with the budget. A budget
+    with `currency` counts that currency and requests without one; a budget without counts
+    each currency apart (requests without one are a group of their own). Never across."""
+    group = currency_group(params)
+    budget = cumulative.get("currency")
+    if budget:
+        return (budget, NO_CURRENCY) if group in (budget, NO_CURRENCY) else None
+    return None if group == ODD_CURRENCY else (group,)
 
 
 def _number(value) -> float | None:
@@ -223,17 +238,32 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
                 "invalid_params", f"params.{c['param']} must be a number >= 0 for the cumulative limit",
                 f"{rule_name}.cumulative", capability=cap.index, violation=True, envelope_version=version,
             )
-        total = state.total(action=cap.action, param=c["param"], window=c["per"], now=request.now)
-        if c["max"]:
-            # This request's size against the limit; the running total has its own check below.
-            factors.append(RiskFactor("amount_vs_limit", 0.3 * min(1.0, amount / c["max"])))
-        if total + amount > c["max"]:
-            denied = over(
-                c["over"],
-                Reason("cumulative_exceeded", f"{c['param']} {total + amount:g} in {format_duration(c['per'])} > {c['max']:g}", f"{rule_name}.cumulative"),
-            )
-            if denied:
-                return denied
+        currencies = _budget_currencies(c, request.params)
+        if currencies is None:
+            # Another currency (or none we can read) cannot be compared with this budget:
+            # a person judges it; the budget never allows it.
+            given = request.params.get("currency")
+            if c.get("currency") and currency_group(request.params) != ODD_CURRENCY:
+                message = f"{given} cannot be counted against the {c['currency']} budget on {c['param']}: a person judges it"
+            else:
+                message = (f"params.currency {given!r} is not a 3-letter currency code (like USD): "
+                           f"the {c.get('currency') or ''} budget on {c['param']} cannot count it").replace("the  ", "the ")
+            escalate.append(Reason("currency_mismatch", message, f"{rule_name}.cumulative"))
+        else:
+            total = state.total(action=cap.action, param=c["param"], window=c["per"], now=request.now, currencies=currencies)
+            if c["max"]:
+                # This request's size against the limit; the running total has its own check below.
+                factors.append(RiskFactor("amount_vs_limit", 0.3 * min(1.0, amount / c["max"])))
+            if total + amount > c["max"]:
+                unit = f" {currencies[0]}" if currencies[0] else ""
+                denied = over(
+                    c["over"],
+                    Reason("cumulative_exceeded",
+                           f"{c['param']} {total + amount:g}{unit} in {format_duration(c['per'])} > {c['max']:g}{unit}",
+                           f"{rule_name}.cumulative"),
+                )
+                if denied:
+                    return denied
     novel_resource = bool(request.resource) and not state.seen(field="resource", value=request.resource)
     if novel_resource:
         factors.append(RiskFactor("novel_resource", 0.3))

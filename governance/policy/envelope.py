@@ -132,6 +132,7 @@ ENVELOPE_SCHEMA = {
                             "max": {"type": "number", "minimum": 0},
                             "per": _duration,
                             "over": _outcome,
+                            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
                         },
                     },
                     "quorum": {"type": "integer", "minimum": 1, "maximum": 20},
@@ -199,7 +200,7 @@ class Capability:
     escalate_on_novel: tuple[str, ...]
     hours: Hours | None
     velocity: dict | None  # {max, per (s), over}
-    cumulative: dict | None  # {param, max, per (s), over}
+    cumulative: dict | None  # {param, max, per (s), over, currency (None: per currency)}
     quorum: int
     approvers: tuple[str, ...]
     ttl_seconds: int
@@ -353,6 +354,7 @@ def compile_envelope(document: Any, *, version: int | None = None, default_ttl: 
                 "max": cumulative["max"],
                 "per": _seconds(cumulative["per"], f"{where}.cumulative.per"),
                 "over": cumulative.get("over", "escalate"),
+                "currency": cumulative.get("currency"),
             }
         cap_ttl = (_seconds(cap["escalation_ttl"], f"{where}.escalation_ttl", MAX_ESCALATION_TTL)
                    if "escalation_ttl" in cap else ttl)

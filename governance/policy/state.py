@@ -10,6 +10,7 @@ benchmarks. Both follow the same rules:
   something novel is not enough to stop it being novel.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -25,8 +26,10 @@ class StateView(Protocol):
         """Live requests by this agent whose action matches the glob `action` (the
         capability's pattern) in the last `window` seconds; may stop counting at `limit`."""
 
-    def total(self, *, action: str, param: str, window: int, now: datetime) -> float:
-        """Sum of the positive numeric params[param] over the same requests as count()."""
+    def total(self, *, action: str, param: str, window: int, now: datetime,
+              currencies: tuple[str, ...] | None = None) -> float:
+        """Sum of the positive numeric params[param] over the same requests as count(); with
+        `currencies`, only over the requests whose currency_group() is one of them."""
 
     def seen(self, *, field: str, value: Any) -> bool:
         """Has this agent gone ahead with this value before ('resource' or 'params.<name>')?"""
@@ -55,6 +58,23 @@ def positive_number(value: Any) -> float:
     return float(max(min(value, NUMBER_CAP), 0))
 
 
+# A currency as budgets compare it: ISO-4217-like, three uppercase letters.
+CURRENCY = re.compile(r"[A-Z]{3}")
+NO_CURRENCY = ""  # params.currency absent or null
+ODD_CURRENCY = "?"  # present but not three uppercase letters: never compared with anything
+
+
+def currency_group(params: Any) -> str:
+    """Which per-currency total a request belongs to: its params.currency when that is three
+    uppercase letters, NO_CURRENCY without one, ODD_CURRENCY for anything else. The trigger
+    of governance migration 0010 computes the same (tally param keys `<param>@<group>`)."""
+    value = params.get("currency") if isinstance(params, dict) else None
+    if value is None:
+        return NO_CURRENCY
+    if isinstance(value, str) and CURRENCY.fullmatch(value):
+        return value
+    return ODD_CURRENCY
+
 
 class EmptyState:
     """No history at all: every value is novel, every count zero."""
@@ -62,7 +82,7 @@ class EmptyState:
     def count(self, *, action, window, now, limit=None):
         return 0
 
-    def total(self, *, action, param, window, now):
+    def total(self, *, action, param, window, now, currencies=None):
         return 0.0
 
     def seen(self, *, field, value):
@@ -108,8 +128,11 @@ class MemoryState:
         n = len(self._mine(action, now, window))
         return n if limit is None else min(n, limit)
 
-    def total(self, *, action, param, window, now):
-        return sum(positive_number(r.params.get(param)) for r in self._mine(action, now, window))
+    def total(self, *, action, param, window, now, currencies=None):
+        return sum(
+            positive_number(r.params.get(param)) for r in self._mine(action, now, window)
+            if currencies is None or currency_group(r.params) in currencies
+        )
 
     def seen(self, *, field, value):
         for r in self.history:

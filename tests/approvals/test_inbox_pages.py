@@ -14,6 +14,7 @@ from approvals.models import Vote
 from approvals.services import approval_decide
 from governance.models import AuditEvent, DecisionRequest
 from tests.approvals.conftest import LARGE_ORDER, envelope_with
+from tests.conftest import ENVELOPES
 
 pytestmark = pytest.mark.django_db
 
@@ -206,7 +207,7 @@ def test_a_cumulative_reason_is_a_sentence_in_the_requests_currency(procurement,
     body = procurement.decide({**LARGE_ORDER, "resource": "vendor:staples", "params": {"amount": 9750, "currency": "USD"}}).json()
     assert body["status"] == "pending", body
     html = signed_in(alice).get("/").content.decode()
-    assert "$54,750 today against a $50,000 budget (1d)" in html
+    assert "$54,750 today against a $50,000 daily budget" in html
     assert "cumulative_exceeded" in html
 
 
@@ -249,3 +250,20 @@ def test_the_page_names_a_delegate_shows_the_outcome_and_offers_always_allow_to_
     assert f"/admin/requests/{rid}/always-allow/" in html
     # An approver who is not staff sees the page without the admin's action.
     assert "always-allow" not in signed_in(alice).get(f"/escalations/{rid}/").content.decode()
+def test_a_budget_in_one_currency_shows_other_currencies_as_such(make_agent, alice):
+    """Issue 12: a USD budget counts USD and requests without a currency; a EUR order is not
+    compared with it, and its card says so."""
+    source = (ENVELOPES / "procurement-bot.yaml").read_text().replace(
+        "per: 24h, over: escalate}", "per: 24h, over: escalate, currency: USD}")
+    bot = make_agent(envelope=source)
+    for _ in range(5):
+        assert bot.decide({**LARGE_ORDER, "resource": "vendor:staples", "params": {"amount": 9000, "currency": "USD"}}).json()["status"] == "allowed"
+    # No currency: counted as the budget's, so 45,000 + 9,750 is over it.
+    over = bot.decide({**LARGE_ORDER, "resource": "vendor:staples", "params": {"amount": 9750}}).json()
+    euro = bot.decide({**LARGE_ORDER, "resource": "vendor:staples", "params": {"amount": 10, "currency": "EUR"}}).json()
+    assert over["status"] == "pending" and euro["status"] == "pending", (over, euro)
+    html = signed_in(alice).get("/").content.decode()
+    assert "$54,750 today against a $50,000 daily budget" in html
+    card = html[html.index(f'id="esc-{euro["id"]}"'):]
+    assert "Other currency" in card[:card.index('class="esc-body"')]
+    assert "EUR cannot be counted against the USD budget on amount" in card and "currency_mismatch" in card

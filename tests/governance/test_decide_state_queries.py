@@ -93,6 +93,33 @@ def test_the_sql_answers_equal_the_orm_reference(make_agent, django_assert_num_q
     assert reference[10:] == [True, False, False, True, False, True, True, False, True, True]
 
 
+def test_per_currency_totals_batched_equal_the_orm_reference(make_agent, django_assert_num_queries):
+    """Budgets per currency (issue 12): the batched answers (tallies on PostgreSQL) equal the
+    row-reading reference, which filters on params->>'currency'."""
+    bot = make_agent("fx-bot").agent
+    po = "purchase_order.create"
+    DecisionRequest.objects.bulk_create([
+        row(bot, po, {"amount": 100, "currency": "USD"}),
+        row(bot, po, {"amount": 200, "currency": "EUR"}),
+        row(bot, po, {"amount": 400}),
+        row(bot, po, {"amount": 800, "currency": "usd"}),
+        row(bot, po, {"amount": 1600, "currency": "USD"}, status="rejected"),
+        row(bot, "purchase_order.cancel", {"amount": 3200, "currency": "USD"}, status="pending"),
+    ])
+    now = timezone.now()
+    asked = [
+        ("total", {"action": action, "param": "amount", "window": 86400, "now": now, "currencies": currencies})
+        for action in (po, "purchase_order.*")
+        for currencies in (("USD",), ("EUR",), ("",), ("?",), ("USD", ""), ("GBP",))
+    ]
+    reference = [DatabaseState(bot)._orm_total(**kw) for _, kw in asked]
+    state = DatabaseState(bot)
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 0):
+        state.prefetch(asked)
+    assert [state.total(**kw) for _, kw in asked] == reference
+    assert reference == [100, 200, 400, 800, 500, 0, 3300, 200, 400, 800, 3700, 0]
+
+
 def test_repeating_a_key_leaves_no_trace(procurement):
     first = procurement.decide({"action": "purchase_order.create", "resource": "vendor:staples",
                                 "params": {"amount": 500}, "idempotency_key": "po-1"}).json()

@@ -190,3 +190,33 @@ def test_param_novelty_is_answered_by_an_index_on_postgresql(postgres):
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'req_params_gin'")
         (definition,) = cursor.fetchone()
     assert "gin (params jsonb_path_ops)" in definition
+
+
+def test_total_per_currency_group_agrees_with_memory(crm_bot, other_bot):
+    """Cumulative budgets per currency (issue 12): the database sums only the asked currency
+    groups (on PostgreSQL from the `amount@<currency>` tallies and the edge rows)."""
+    rows = [
+        (crm_bot, {"amount": 100, "currency": "USD"}, "allowed", 30),
+        (crm_bot, {"amount": 200, "currency": "USD"}, "pending", 86399.5),  # in the 24 h window's edge second
+        (crm_bot, {"amount": 400, "currency": "EUR"}, "approved", 50),
+        (crm_bot, {"amount": 800}, "allowed", 70),
+        (crm_bot, {"amount": 1600, "currency": None}, "allowed", 3700),
+        (crm_bot, {"amount": 3200, "currency": "usd"}, "allowed", 90),
+        (crm_bot, {"amount": 6400, "currency": 840}, "allowed", 90),
+        (crm_bot, {"amount": 12800, "currency": "USD"}, "rejected", 40),
+        (crm_bot, {"amount": 25600, "currency": "USD"}, "expired", 40),
+        (crm_bot, {"amount@USD": 51200, "currency": "USD"}, "allowed", 40),  # not an amount
+        (other_bot, {"amount": 102400, "currency": "USD"}, "allowed", 35),
+    ]
+    memory = MemoryState("crm-bot")
+    for agent, params, status, ago in rows:
+        record(agent, "po.create", params=params, status=status, ago=ago)
+        memory.history.append(Recorded(agent.name, "po.create", "", params, {}, NOW - timedelta(seconds=ago), status))
+    db = DatabaseState(crm_bot)
+    expected = {("USD",): 300, ("EUR",): 400, ("",): 2400, ("?",): 9600, ("USD", ""): 2700, ("GBP",): 0}
+    for currencies, total in expected.items():
+        for pattern in ("po.create", "po.*", "po.[c]reate"):
+            assert db.total(action=pattern, param="amount", window=86400, now=NOW, currencies=currencies) == total, currencies
+            assert memory.total(action=pattern, param="amount", window=86400, now=NOW, currencies=currencies) == total
+    assert db.total(action="po.*", param="amount", window=600, now=NOW, currencies=("", "USD")) == 900
+    assert db.total(action="po.*", param="amount", window=86400, now=NOW) == 12700  # all currencies: as before
