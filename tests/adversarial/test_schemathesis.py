@@ -48,10 +48,12 @@ capabilities:
 INPUT = (ParameterLocation.BODY, ParameterLocation.QUERY, ParameterLocation.PATH)
 FULL = int(os.environ.get("AIRLOCK_FUZZ_EXAMPLES", "2000"))
 # Share of the examples per operation (decide gets most: it is the engine's door).
-WEIGHTS = {"POST /api/v1/decide": 0.45, "POST /api/v1/verify": 0.2, "GET /api/v1/requests/{request_id}": 0.15,
+WEIGHTS = {"POST /api/v1/decide": 0.4, "POST /api/v1/verify": 0.18, "GET /api/v1/requests/{request_id}": 0.12,
            "POST /api/v1/requests/{request_id}/outcome": 0.05,
-           "POST /api/v1/escalations/{request_id}/approve": 0.075,
-           "POST /api/v1/escalations/{request_id}/deny": 0.075}
+           "POST /api/v1/escalations/{request_id}/approve": 0.07,
+           "POST /api/v1/escalations/{request_id}/deny": 0.07,
+           "POST /api/v1/escalations/{request_id}/extend": 0.06,
+           "POST /api/v1/escalations/batch": 0.05}
 
 
 def state() -> tuple[int, int]:
