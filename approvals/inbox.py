@@ -68,9 +68,9 @@ def inbox_pending(user, f: InboxFilter, *, now: datetime | None = None) -> Query
     if f.risk:
         low, high = RISK_BANDS[f.risk]
         if low is not None:
-            queryset = queryset.filter(request__risk__score__gte=low)
+            queryset = queryset.filter(request__risk_score__gte=low)
         if high is not None:
-            queryset = queryset.filter(request__risk__score__lt=high)
+            queryset = queryset.filter(request__risk_score__lt=high)
     if f.group:
         queryset = queryset.filter(Exists(EscalationGroup.objects.filter(escalation=OuterRef("pk"), name=f.group)))
     if f.mine:

@@ -6,6 +6,8 @@ import uuid
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 agent_name_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9._-]{0,99}$",
@@ -126,6 +128,13 @@ class DecisionRequest(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices)
     reasons = models.JSONField(default=list)
     risk = models.JSONField(default=dict)
+    # risk["score"] as a real column the inbox's risk filter can index and the planner can
+    # estimate (JSON risk->score misled it). Computed by the database: never out of step.
+    risk_score = models.GeneratedField(
+        expression=Cast(KeyTextTransform("score", "risk"), models.FloatField()),
+        output_field=models.FloatField(null=True),
+        db_persist=True,
+    )
     violation = models.BooleanField(default=False)
     envelope = models.ForeignKey(Envelope, null=True, blank=True, on_delete=models.PROTECT)
     envelope_version = models.PositiveIntegerField(null=True, blank=True)
@@ -176,6 +185,7 @@ class DecisionRequest(models.Model):
                 condition=models.Q(decision="escalate"),
                 name="req_escalated_time",
             ),
+            models.Index(fields=["risk_score"], name="req_risk_score"),
         ]
 
     def __str__(self) -> str:

@@ -16,7 +16,8 @@ from django.db.models import Model, signals
 @cache
 def _statement(model: type[Model]) -> tuple[list, str]:
     auto_pk = model._meta.pk.db_returning  # an id the database generates
-    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and auto_pk)]
+    # Generated columns (e.g. DecisionRequest.risk_score) are computed by the database.
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and auto_pk) and not f.generated]
     sql = (
         f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} "
         f"({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "

@@ -141,6 +141,36 @@
     card.classList.toggle("open", open);
     if (toggle) toggle.setAttribute("aria-expanded", open ? "true" : "false");
     if (open) opened[card.id] = true; else delete opened[card.id];
+    if (open && card.dataset.more) loadDetails(card);
+  }
+
+  // The list renders compact rows: their progress and buttons, not their details. Expanding
+  // one fetches its full card and moves in the details (who/what, reasons, params, history);
+  // the row's own progress and form stay, so a comment being typed is not disturbed.
+  function loadDetails(card) {
+    var url = card.dataset.more;
+    if (card.dataset.loading) return;
+    card.dataset.loading = "1";
+    fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } }).then(function (response) {
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response.text();
+    }).then(function (html) {
+      var current = document.getElementById(card.id);
+      if (!current || !current.dataset.more) return;  // replaced meanwhile by a full card
+      var holder = document.createElement("template");
+      holder.innerHTML = html;
+      var full = holder.content.querySelector("article.esc");
+      [["[data-more-lead]", ".esc-lead"], ["[data-more-context]", ".esc-context"]].forEach(function (pair) {
+        var slot = current.querySelector(pair[0]), part = full && full.querySelector(pair[1]);
+        if (slot && part) slot.replaceWith(part);
+      });
+      current.setAttribute("aria-labelledby", current.id + "-title");
+      current.removeAttribute("aria-label");
+      delete current.dataset.more;
+    }).catch(function () {
+      var slot = card.querySelector("[data-more-lead]");
+      if (slot) slot.innerHTML = '<p class="flash flash-error" role="alert">Could not load the details. <a href="' + url.replace(/card$/, "") + '">Open its page</a></p>';
+    }).finally(function () { delete card.dataset.loading; });
   }
   list.addEventListener("focusin", function (evt) {
     var card = evt.target.closest ? evt.target.closest("article.esc") : null;

@@ -22,8 +22,9 @@ from governance.models import Agent, DecisionRequest
 from webqueue import impact
 from webqueue.presenters import Card, card_for
 
-# Enough to work through at 3 AM; more urgent ones arrive live. Each card is ~4 KB of HTML
-# with its history, and rendering dominates the page's cost.
+# Enough to work through at 3 AM; more urgent ones arrive live. The list renders compact rows
+# (a full card is ~4 KB of HTML with its history, and rendering dominated the page's cost);
+# a row's full card is fetched when it is expanded.
 PAGE_SIZE = 25
 HISTORY_SIZE = 5
 # What a history row shows; params for the amount.
@@ -57,14 +58,16 @@ def _histories(escalations: list[Escalation]) -> dict[int, list[DecisionRequest]
     return histories
 
 
-def _cards(user, escalations: list[Escalation], now: datetime) -> list[Card]:
-    histories = _histories(escalations)
+def _cards(user, escalations: list[Escalation], now: datetime, *, compact: bool = False) -> list[Card]:
+    """compact: rows for the list, without the agents' histories (a row's details, history
+    included, load with its full card when it is expanded)."""
+    histories = {} if compact else _histories(escalations)
     return [
         impact.annotate(
             card_for(
                 e,
                 user=user,
-                history=[r for r in histories[e.request.agent_id] if r.pk != e.pk][:HISTORY_SIZE],
+                history=[r for r in histories.get(e.request.agent_id, ()) if r.pk != e.pk][:HISTORY_SIZE],
                 now=now,
             ),
             e.request,
@@ -99,7 +102,7 @@ def inbox_page(user, query, *, now: datetime | None = None) -> dict:
     params = {k: v for k, v in (("agent", f.agent), ("action", f.action), ("risk", f.risk), ("group", f.group),
                                 ("mine", "1" if f.mine else ""), ("q", f.q)) if v}
     return {
-        "cards": _cards(user, escalations, now),
+        "cards": _cards(user, escalations, now, compact=True),
         "total": total,
         "filter": f,
         "filtered": f.active,

@@ -9,6 +9,7 @@ urlpatterns = [
     path("me/away", me.away, name="me-away"),
     path("me/notifications", me.notifications, name="me-notifications"),
     path("escalations/<uuid:request_id>/vote", views.escalation_vote, name="escalation-vote"),
+    path("escalations/<uuid:request_id>/card", views.escalation_card, name="escalation-card"),
     path("escalations/<uuid:request_id>/", inbox_views.escalation_detail, name="escalation-detail"),
     path("escalations/<uuid:request_id>/extend", inbox_views.escalation_extend_form, name="escalation-extend-form"),
     path("escalations/batch", inbox_views.escalation_batch_form, name="escalation-batch-form"),

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -32,6 +32,8 @@ def _queue_context(request: HttpRequest) -> dict:
         "breakers": cards.breaker_trips(),
         "now_iso": timezone.now().isoformat().replace("+00:00", "Z"),
         "ws_path": WS_PATH,
+        # Rows only: a row's details (reasons, params, history) load when it is expanded.
+        "compact": True,
     }
 
 
@@ -46,6 +48,16 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
 def queue_cards(request: HtmxHttpRequest) -> HttpResponse:
     """The list alone: the page fetches it when its websocket (re)connects, to catch up."""
     return render(request, "approvals/queue.html#list", _queue_context(request))
+
+
+@require_GET
+@login_required
+def escalation_card(request: HtmxHttpRequest, request_id: UUID) -> HttpResponse:
+    """One full card, fetched when its compact row is expanded; 404 for anyone who may not see it."""
+    card = cards.card(request.user, request_id)
+    if card is None:
+        raise Http404("no such escalation")
+    return render(request, "approvals/queue.html#card", {"card": card})
 
 
 def _vote(request: HttpRequest, request_id: UUID) -> tuple[int, str, str]:

@@ -122,6 +122,7 @@ def test_inbox_with_100_pending_on_a_laptop(server, sign_in, make_agent, procure
     page.keyboard.press("Enter")
     expect(first.locator(".esc-body")).to_be_visible()
     expect(first.locator(".reasons")).to_contain_text("amount over the 10,000 auto-approval limit")
+    shot(page, "desktop-expanded")  # the details were fetched on expand (compact rows)
     page.keyboard.press("j")
     page.keyboard.press("k")
     expect(first.locator(".esc-toggle")).to_be_focused()

@@ -43,6 +43,19 @@ def test_the_page_is_200_for_approvers_and_staff_and_404_for_anyone_else(escalat
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
 
 
+def test_a_rows_full_card_is_fetched_on_expand_and_only_by_those_who_may_see_it(escalate, alice, charlie, admin, client):
+    rid = escalate()
+    row = signed_in(alice).get("/").content.decode()
+    assert f'data-more="/escalations/{rid}/card"' in row and "Why you are asked" not in row
+    for person in (alice, admin):
+        card = signed_in(person).get(f"/escalations/{rid}/card")
+        assert card.status_code == 200
+        assert "Why you are asked" in card.content.decode() and "data-more=" not in card.content.decode()
+    assert signed_in(charlie).get(f"/escalations/{rid}/card").status_code == 404
+    assert signed_in(alice).get("/escalations/00000000-0000-4000-8000-000000000000/card").status_code == 404
+    assert client.get(f"/escalations/{rid}/card").status_code == 302
+
+
 def test_the_page_shows_votes_audit_history_and_stays_after_the_decision(make_agent, escalate, alice, bob, settings):
     settings.AIRLOCK_BASE_URL = "https://airlock.example.com"
     capex = make_agent("capex-bot", envelope_with(agent="capex-bot", quorum=2))
@@ -187,9 +200,12 @@ def test_the_inbox_filters_and_searches(many, alice, bob):
 def test_each_row_is_compact_and_states_the_impact(procurement, escalate, alice):
     Group.objects.get_or_create(name="finance")
     rid = escalate(params={"amount": 47000, "currency": "EUR", "previous": {"amount": 12000}})
-    html = signed_in(alice).get("/").content.decode()
-    row = html[html.index(f'id="esc-{rid}"'):]
-    head = row[:row.index('class="esc-body"')]
+    client = signed_in(alice)
+    html = client.get("/").content.decode()
+    head = html[html.index(f'id="esc-{rid}"'):]
+    head = head[:head.index('class="esc-body"')]
+    # The row's details come with its full card, fetched when it is expanded.
+    row = client.get(f"/escalations/{rid}/card").content.decode()
     assert "procurement-bot" in head and "purchase_order.create" in head and "€47,000" in head
     first = DecisionRequest.objects.get(pk=rid).reasons[0]
     assert first["message"] in head and first["code"] == "novel_value" and "First time" in head
@@ -206,7 +222,9 @@ def test_a_cumulative_reason_is_a_sentence_in_the_requests_currency(procurement,
         procurement.decide({**LARGE_ORDER, "resource": "vendor:staples", "params": {"amount": 9000, "currency": "USD"}})
     body = procurement.decide({**LARGE_ORDER, "resource": "vendor:staples", "params": {"amount": 9750, "currency": "USD"}}).json()
     assert body["status"] == "pending", body
-    html = signed_in(alice).get("/").content.decode()
+    client = signed_in(alice)
+    assert "$54,750 today against a $50,000 daily budget" in client.get("/").content.decode()  # the row
+    html = client.get(f"/escalations/{body['id']}/card").content.decode()  # expanded
     assert "$54,750 today against a $50,000 daily budget" in html
     assert "cumulative_exceeded" in html
 

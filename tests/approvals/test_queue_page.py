@@ -61,8 +61,13 @@ def test_queue_lists_pending_escalations_most_urgent_first(procurement, quick, e
     html = response.content.decode()
     assert card_ids(html) == [sooner, later]
     assert 'ws-connect="/ws/queue/"' in html and 'hx-ext="ws"' in html
-    # Everything an approver needs to judge one: who, what, how much, why, and what came before.
-    card = html[html.index(f'id="esc-{later}"'):]
+    # Rows are compact; expanding one fetches its full card: everything an approver needs to
+    # judge it: who, what, how much, why, and what came before.
+    row = html[html.index(f'id="esc-{later}"'):]
+    assert f'data-more="/escalations/{later}/card"' in row and "Recent history" not in html
+    assert "✓ Approve $47,000" in row and "0 of 1" in row  # progress and buttons stay in the row
+    card = signed_in(alice).get(f"/escalations/{later}/card").content.decode()
+    assert "<html" not in card and f'id="esc-{later}"' in card
     for text in ("procurement-bot", "purchase_order.create", "vendor:acme-furniture", "$47,000",
                  "amount over the 10,000 auto-approval limit", "desks for the new floor",
                  "confidence 91%", "a user&#x27;s message", "never used this resource before",
