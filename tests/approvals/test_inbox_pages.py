@@ -282,6 +282,7 @@ def test_a_budget_in_one_currency_shows_other_currencies_as_such(make_agent, ali
     assert over["status"] == "pending" and euro["status"] == "pending", (over, euro)
     html = signed_in(alice).get("/").content.decode()
     assert "$54,750 today against a $50,000 daily budget" in html
-    card = html[html.index(f'id="esc-{euro["id"]}"'):]
-    assert "Other currency" in card[:card.index('class="esc-body"')]
+    row = html[html.index(f'id="esc-{euro["id"]}"'):]
+    assert "Other currency" in row[:row.index('class="esc-body"')]
+    card = signed_in(alice).get(f"/escalations/{euro['id']}/card").content.decode()  # expanded
     assert "EUR cannot be counted against the USD budget on amount" in card and "currency_mismatch" in card
