@@ -58,9 +58,11 @@ def test_card_shows_facts_and_an_approver_proposes_what_an_admin_accepts(admin_c
     row, _ = decide(agent=infra, data=DecideInput("db.replica.teardown", "db:replica-orders-4", {},
                                                   {"reasoning": "idle"}))
     assert row.decision == "escalate"
-    queue = client_for(alice).get("/")
+    queue = client_for(alice).get("/")  # the compact row states the facts...
     assert "db:replica-orders-4</code> — tier: production" in queue.content.decode()
-    assert b"Remember this about the resource" in queue.content
+    card = client_for(alice).get(f"/escalations/{row.id}/card")  # ...the expanded card offers "remember this"
+    assert "db:replica-orders-4</code> — tier: production" in card.content.decode()
+    assert b"Remember this about the resource" in card.content
     nope = client_for(charlie).post(f"/escalations/{row.id}/remember", {"resource": "db:x", "facts": "protected: true"})
     assert nope.status_code == 302 and not FactProposal.objects.exists()
     sent = client_for(alice).post(f"/escalations/{row.id}/remember",
