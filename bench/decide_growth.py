@@ -86,12 +86,12 @@ def copy_rows(cursor, agent_id: int, start: int, count: int, now, span: timedelt
         buffer.write("\t".join([
             str(uuid.uuid4()), str(agent_id), ACTIONS[i % len(ACTIONS)], vendor, params, "{}", "model", "",
             "\\N", "x" * 64, decision, status, "[]", "{}", "f", "\\N", "\\N", "\\N", "enforce",
-            created.isoformat(), "\\N", "\\N", "[]", "", "\\N",
+            created.isoformat(), "\\N", "\\N", "[]", "", "\\N", "", "{}", "",
         ]) + "\n")
     columns = (
         "id, agent_id, action, resource, params, context, input_source, session, idempotency_key, digest, decision, "
         "status, reasons, risk, violation, envelope_id, envelope_version, capability, agent_mode, created_at, "
-        "expires_at, decided_at, decided_by, comment, used_at"
+        "expires_at, decided_at, decided_by, comment, used_at, approved_digest, facts, outcome_status"
     )
     with cursor.copy(f"COPY governance_decisionrequest ({columns}) FROM STDIN") as copy:
         copy.write(buffer.getvalue())

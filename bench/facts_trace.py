@@ -102,7 +102,7 @@ def seed(total: int) -> None:
     rnd = random.Random(have + 14)
     columns = ("id", "agent_id", "action", "resource", "params", "context", "input_source", "session", "digest",
                "decision", "status", "reasons", "risk", "violation", "envelope_version", "agent_mode", "created_at",
-               "decided_at", "decided_by", "comment", "facts", "reported_outcome", "outcome_status")
+               "decided_at", "decided_by", "comment", "facts", "reported_outcome", "outcome_status", "approved_digest")
     table = DecisionRequest._meta.db_table
     started = time.perf_counter()
     span = 30 * 24 * 3600
@@ -128,7 +128,7 @@ def seed(total: int) -> None:
                     '[{"code": "within_envelope", "message": "seeded", "rule": ""}]', '{"score": 0.1, "factors": []}',
                     False, 1, "enforce", created, created if approved else None,
                     '["alice"]' if approved else "[]", "", "{}", outcome,
-                    json.loads(outcome)["status"] if outcome else "",
+                    json.loads(outcome)["status"] if outcome else "", "",
                 ))
         print(f"[bench]   {start + count} rows ({time.perf_counter() - started:.0f}s)", flush=True)
     with connection.cursor() as cursor:

@@ -36,7 +36,8 @@ PATTERNS = 200  # agent/action/resource combinations that get escalated
 INSERT = """
 INSERT INTO governance_decisionrequest
   (id, agent_id, action, resource, params, context, input_source, session, digest, decision, status,
-   reasons, risk, violation, agent_mode, created_at, expires_at, decided_at, decided_by, comment)
+   reasons, risk, violation, agent_mode, created_at, expires_at, decided_at, decided_by, comment,
+   approved_digest, facts, outcome_status)
 SELECT gen_random_uuid(), a.ids[1 + (g %% %(agents)s)],
        'purchase_order.create', 'vendor:v' || ((g / %(agents)s) %% %(patterns)s),
        jsonb_build_object('amount', 100 + (g %% 1900)), '{}'::jsonb, 'config', '', 'x',
@@ -50,7 +51,7 @@ SELECT gen_random_uuid(), a.ids[1 + (g %% %(agents)s)],
        CASE WHEN %(decision)s = 'escalate'
             THEN now() - make_interval(secs => %(offset)s + (g %% %(span)s)) + make_interval(secs => 30 + (g %% 400))
        END,
-       '[]'::jsonb, ''
+       '[]'::jsonb, '', '', '{}'::jsonb, ''
 FROM generate_series(1, %(count)s) AS g,
      (SELECT array_agg(id ORDER BY id) AS ids FROM governance_agent) AS a
 """
