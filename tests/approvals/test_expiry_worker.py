@@ -52,7 +52,10 @@ def test_the_eta_task_expires_audits_and_calls_back_after_the_deadline(celery_wo
     event = AuditEvent.objects.get(request_id=rid, kind="escalation.expired")
     assert event.actor == "system:expiry"
     assert delivery.signature_ok and json.loads(delivery.body)["status"] == "expired"
-    assert AuditEvent.objects.filter(request_id=rid, kind="callback.delivered").exists()
+    # The worker records the delivery after the receiver has answered: wait for that commit
+    # (a bound against hanging, not a speed check), as the test below does.
+    assert wait_until(lambda: AuditEvent.objects.filter(request_id=rid, kind="callback.delivered").exists(), 15), \
+        worker.log()
     print(f"\nETA expiry: persisted {persisted_late * 1000:.0f} ms, called back {called_back_late * 1000:.0f} ms after the deadline")
 
 
