@@ -95,20 +95,28 @@ def envelope_to_yaml(document: dict) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
-@transaction.atomic
-def envelope_apply(*, source: str, by=None, via: str = "cli", comment: str = "") -> Envelope:
-    """Validate, store as the agent's next version and make it active."""
+def envelope_store(*, source: str, by, via: str, comment: str) -> tuple[Agent, Envelope, dict]:
+    """Validate and store as the agent's next version, with the agent locked (call inside a
+    transaction). Returns the locked agent, the new version and its document; what the version
+    becomes (active, shadow) is the caller's."""
     document, _compiled = envelope_validate(source)
     try:
         agent = lock_agent(Agent.objects.values_list("pk", flat=True).get(name=document["agent"]))
     except Agent.DoesNotExist:
         raise NotFound(f"no agent named {document['agent']!r}; create it first (agent_create)") from None
-    previous = agent.active_envelope
     last = Envelope.objects.filter(agent=agent).order_by("-version").values_list("version", flat=True).first()
     envelope = Envelope.objects.create(
         agent=agent, version=(last or 0) + 1, source=source, document=document,
         created_by=by, created_via=via, comment=comment,
     )
+    return agent, envelope, document
+
+
+@transaction.atomic
+def envelope_apply(*, source: str, by=None, via: str = "cli", comment: str = "") -> Envelope:
+    """Validate, store as the agent's next version and make it active."""
+    agent, envelope, document = envelope_store(source=source, by=by, via=via, comment=comment)
+    previous = agent.active_envelope
     agent.active_envelope = envelope
     agent.save(update_fields=["active_envelope"])
     audit_record(

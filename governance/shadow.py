@@ -24,7 +24,7 @@ from governance.locks import lock_agent
 from governance.models import Agent, DecisionRequest, Envelope
 from governance.policy import Decision, PolicyRequest, Reason, StateView, evaluate
 from governance.reliability_models import ShadowDifference
-from governance.services import envelope_compiled_by_pk, envelope_validate
+from governance.services import envelope_compiled_by_pk, envelope_store
 
 logger = logging.getLogger("airlock.shadow")
 
@@ -132,17 +132,8 @@ def shadow_record(*, agent: Agent, row: DecisionRequest, outcome: ShadowOutcome 
 def shadow_apply(*, source: str, by=None, via: str = "cli", comment: str = "") -> Envelope:
     """Validate, store as the agent's next version and make it the shadow (the active
     version is unchanged). Replaces any previous shadow."""
-    document, _compiled = envelope_validate(source)
-    try:
-        agent = lock_agent(Agent.objects.values_list("pk", flat=True).get(name=document["agent"]))
-    except Agent.DoesNotExist:
-        raise NotFound(f"no agent named {document['agent']!r}; create it first (agent_create)") from None
+    agent, envelope, document = envelope_store(source=source, by=by, via=via, comment=comment)
     previous = agent.shadow_envelope_id
-    last = Envelope.objects.filter(agent=agent).order_by("-version").values_list("version", flat=True).first()
-    envelope = Envelope.objects.create(
-        agent=agent, version=(last or 0) + 1, source=source, document=document,
-        created_by=by, created_via=via, comment=comment,
-    )
     Agent.objects.filter(pk=agent.pk).update(shadow_envelope=envelope, shadow_since=envelope.created_at)
     audit_record(
         kind="envelope.shadow_applied", actor=audit_actor(by), agent=agent,
