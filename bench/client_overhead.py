@@ -17,7 +17,6 @@ Prints p50/p99 of each side and of the difference of the medians / p99s, and end
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,8 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 UPSTREAM = ROOT / "clients" / "python" / "tests" / "mcp_upstream.py"
-HOST = "127.0.0.1"
 PG_URL = "postgres://postgres@127.0.0.1:5432/airlock_bench_client"
+sys.path.insert(0, str(ROOT))
+from bench.common import HOST, free_port, percentile, server_environment  # noqa: E402
+
 ENVELOPE = """\
 agent: bench-client
 mode: enforce
@@ -41,47 +42,6 @@ capabilities:
   - name: the upstream's tools
     action: "mcp.demo-files.*"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def redis_url() -> str:
-    import redis
-
-    for url in filter(None, [os.environ.get("REDIS_URL"), "redis://127.0.0.1:6379/0"]):
-        try:
-            redis.Redis.from_url(url, socket_timeout=1).ping()
-            return url
-        except redis.RedisError:
-            continue
-    sys.path.insert(0, str(ROOT))
-    from tests.embedded_services import _start_embedded_redis
-
-    return _start_embedded_redis()
-
-
-def environment(db: str) -> dict:
-    var_dir = ROOT / "var" / "bench-client"
-    var_dir.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CI")}
-    env.update(DJANGO_SETTINGS_MODULE="airlock.settings", AIRLOCK_VAR_DIR=str(var_dir), DEBUG="false",
-               LOG_LEVEL="WARNING", REDIS_URL=redis_url(), AIRLOCK_CELERY_QUEUE="airlock-bench-client",
-               AIRLOCK_CHANNEL_PREFIX="airlock-bench-client")
-    if db == "postgres":
-        import psycopg
-
-        with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute('DROP DATABASE IF EXISTS "airlock_bench_client" WITH (FORCE)')
-            conn.execute('CREATE DATABASE "airlock_bench_client"')
-        env["DATABASE_URL"] = PG_URL
-    else:
-        for f in var_dir.glob("airlock.sqlite3*"):
-            f.unlink()
-    return env
 
 
 def manage(env: dict, *args: str) -> str:
@@ -124,8 +84,7 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
 
 
 def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+    return percentile(values, p) * 1000
 
 
 def line(label: str, values: list[float]) -> str:
@@ -208,7 +167,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=300, help="timed calls per side and measurement")
     args = parser.parse_args()
 
-    env = environment(args.db)
+    env = server_environment("bench-client", args.db, PG_URL)
     token = setup(env)
     port = free_port()
     server = start_server(env, port)

@@ -17,7 +17,6 @@ COPY (about a minute per million rows); --reseed starts over.
 import argparse
 import io
 import json
-import os
 import random
 import statistics
 import sys
@@ -25,10 +24,11 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import ensure_database, setup_django  # noqa: E402
+
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/"
 NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 AGENTS = 20
@@ -42,30 +42,6 @@ capabilities:
     deny_when: ["has(facts.protected) && facts.protected"]
     escalate_when: ["has(facts.scheduled) && facts.scheduled"]
 """
-
-
-def ensure_database(url: str, *, fresh: bool) -> None:
-    import psycopg
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists and fresh:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = None
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "airlock.settings")
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
 
 
 def resource_for(rnd: random.Random) -> str:

@@ -16,7 +16,6 @@ The load generator shares the machine's 2 cores with the server; numbers are loo
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,53 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-HOST = "127.0.0.1"
+from bench.common import HOST, free_port, percentile, server_environment  # noqa: E402
+
 PG_URL = "postgres://postgres@127.0.0.1:5432/airlock_bench_longpoll"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def redis_url() -> str:
-    import redis
-
-    for url in filter(None, [os.environ.get("REDIS_URL"), "redis://127.0.0.1:6379/0"]):
-        try:
-            redis.Redis.from_url(url, socket_timeout=1).ping()
-            return url
-        except redis.RedisError:
-            continue
-    from tests.embedded_services import _start_embedded_redis
-
-    return _start_embedded_redis()
-
-
-def environment(db: str) -> dict:
-    var_dir = ROOT / "var" / "bench-longpoll"
-    var_dir.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CI")}
-    env.update(DJANGO_SETTINGS_MODULE="airlock.settings", AIRLOCK_VAR_DIR=str(var_dir), DEBUG="false",
-               LOG_LEVEL="WARNING", REDIS_URL=redis_url(), AIRLOCK_CELERY_QUEUE="airlock-bench-longpoll",
-               AIRLOCK_CHANNEL_PREFIX="airlock-bench-longpoll")
-    if db == "postgres":
-        import psycopg
-
-        with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute('DROP DATABASE IF EXISTS "airlock_bench_longpoll" WITH (FORCE)')
-            conn.execute('CREATE DATABASE "airlock_bench_longpoll"')
-        env["DATABASE_URL"] = PG_URL
-    else:
-        for f in var_dir.glob("airlock.sqlite3*"):
-            f.unlink()
-    return env
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def ms(values: list[float]) -> str:
@@ -100,7 +55,7 @@ def db_connections(db: str, pid: int) -> str:
 
 def setup(args):
     """Fresh database, two agents and an approver (synchronous: before the event loop)."""
-    env = environment(args.db)
+    env = server_environment("bench-longpoll", args.db, PG_URL)
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
                    capture_output=True)

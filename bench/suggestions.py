@@ -24,10 +24,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import ensure_database, setup_django  # noqa: E402
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/airlock_bench_suggestions"
 AGENTS = 10
 PATTERNS = 200  # agent/action/resource combinations that get escalated
@@ -56,27 +57,6 @@ FROM generate_series(1, %(count)s) AS g,
      (SELECT array_agg(id ORDER BY id) AS ids FROM governance_agent) AS a
 """
 DAY = 86400
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "airlock.settings")
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
 
 
 def insert(*, decision: str, count: int, offset_days: float, span_days: float) -> None:
@@ -126,7 +106,7 @@ def main() -> int:
     if not args.db.startswith("postgres"):
         print("this benchmark is about PostgreSQL at scale; pass --db postgres://...", file=sys.stderr)
         return 2
-    ensure_database(args.db)
+    ensure_database(args.db, fresh=True)
     setup_django(args.db)
 
     from django.core.management import call_command
