@@ -6,6 +6,8 @@ signals of approvals.signals and governance.signals, records votes through
 approvals.services.approval_decide with its own `via`, and mounts its inbound URLs here.
 """
 
+from importlib import import_module
+
 from django.apps import AppConfig, apps
 
 # One line per channel. settings.py adds these to INSTALLED_APPS.
@@ -19,8 +21,9 @@ class ChannelConfig(AppConfig):
     """The AppConfig of a channel.
 
     url_prefix: where its `<app>.urls` is mounted ("slack/"), or "" for no inbound URLs.
-    enabled(): whether it is configured; connect()/disconnect() attach its signal receivers,
-    which ready() does when enabled() is true.
+    enabled(): whether it is configured; connect()/disconnect() attach its signal receivers
+    (`<app>.receivers`, a module with connect() and disconnect()) and offer the channel to
+    approvers as a notification preference under its label; ready() connects when enabled().
     """
 
     url_prefix = ""
@@ -30,9 +33,17 @@ class ChannelConfig(AppConfig):
 
     def connect(self) -> None:
         """Attach the channel's signal receivers (only quick work: enqueue a task)."""
+        from approvals.preferences import channel_register
+
+        import_module(f"{self.name}.receivers").connect()
+        channel_register(self.label, self.verbose_name)
 
     def disconnect(self) -> None:
         """Detach what connect() attached."""
+        from approvals.preferences import channel_unregister
+
+        import_module(f"{self.name}.receivers").disconnect()
+        channel_unregister(self.label)
 
     def ready(self) -> None:
         if self.enabled():

@@ -16,17 +16,3 @@ class EmailConfig(ChannelConfig):
 
     def enabled(self) -> bool:
         return settings.EMAIL_ENABLED
-
-    def connect(self) -> None:
-        from approvals.preferences import channel_register
-        from integrations.email import receivers
-
-        receivers.connect()
-        channel_register("email", "Email")
-
-    def disconnect(self) -> None:
-        from approvals.preferences import channel_unregister
-        from integrations.email import receivers
-
-        receivers.disconnect()
-        channel_unregister("email")

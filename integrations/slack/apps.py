@@ -30,17 +30,3 @@ class SlackConfig(ChannelConfig):
             enabled=lambda: settings.SLACK_ENABLED,
         ))
         super().ready()
-
-    def connect(self) -> None:
-        from approvals.preferences import channel_register
-        from integrations.slack import receivers
-
-        receivers.connect()
-        channel_register("slack", "Slack")
-
-    def disconnect(self) -> None:
-        from approvals.preferences import channel_unregister
-        from integrations.slack import receivers
-
-        receivers.disconnect()
-        channel_unregister("slack")
