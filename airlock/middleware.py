@@ -1,7 +1,7 @@
 """Reject oversized API bodies before anything reads them; serve static files.
 
-Both are sync- and async-capable: under ASGI one sync-only middleware would run every request
-(long-polls included) in a thread blocked for the whole request.
+All are sync- and async-capable (shared.middleware): under ASGI one sync-only middleware would
+run every request (long-polls included) in a thread blocked for the whole request.
 """
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -9,24 +9,18 @@ from django.conf import settings
 from django.http import JsonResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
+from shared.middleware import SyncAsyncMiddleware
 
-class BodySizeLimitMiddleware:
-    sync_capable = True
-    async_capable = True
 
+class BodySizeLimitMiddleware(SyncAsyncMiddleware):
     def __init__(self, get_response):
-        self.get_response = get_response
+        super().__init__(get_response)
         self.limit = settings.AIRLOCK_MAX_BODY_BYTES
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
 
-    def __call__(self, request):
-        if self.is_async:
-            return self.__acall__(request)
+    def handle(self, request):
         return self.refuse(request) or self.get_response(request)
 
-    async def __acall__(self, request):
+    async def ahandle(self, request):
         return self.refuse(request) or await self.get_response(request)
 
     def refuse(self, request) -> JsonResponse | None:
@@ -42,27 +36,10 @@ class BodySizeLimitMiddleware:
         return None
 
 
-class ApiErrorMiddleware:
+class ApiErrorMiddleware(SyncAsyncMiddleware):
     """An exception escaping a view under /api/ is a logged JSON 503 deny, even with DEBUG
     (Django would answer its HTML or text/plain debug page). DRF views answer through
     api.errors.exception_handler first; this catches the rest (long-poll, schema)."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self.__acall__(request)
-        return self.get_response(request)
-
-    async def __acall__(self, request):
-        return await self.get_response(request)
 
     def process_exception(self, request, exception):
         if not request.path.startswith("/api/"):

@@ -9,29 +9,18 @@ import json
 import logging
 import time
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.utils.functional import SimpleLazyObject
 
 from ops import metrics, tracing
+from shared.middleware import SyncAsyncMiddleware
 from shared.request_id import request_id_from, request_id_reset, request_id_set
 
 logger = logging.getLogger("airlock.ops")
 DECIDE_PATH = "/api/v1/decide"
 
 
-class RequestIdMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self.__acall__(request)
+class RequestIdMiddleware(SyncAsyncMiddleware):
+    def handle(self, request):
         rid, token = self._begin(request)
         try:
             if request.path_info == DECIDE_PATH and request.method == "POST":
@@ -40,7 +29,7 @@ class RequestIdMiddleware:
         finally:
             request_id_reset(token)
 
-    async def __acall__(self, request):
+    async def ahandle(self, request):
         rid, token = self._begin(request)
         try:
             if request.path_info == DECIDE_PATH and request.method == "POST":
