@@ -5,6 +5,7 @@ import logging
 import cel
 
 from governance.policy.cel_bounds import is_panic
+from governance.policy.cel_fast import convertible
 from governance.policy.durations import format_duration
 from governance.policy.envelope import Capability, CompiledEnvelope, Rule
 from governance.policy.globs import glob_match
@@ -67,6 +68,32 @@ def _activation(cap: Capability, request: PolicyRequest) -> cel.Context:
 def _over(reason: Reason, cap: Capability, version: int | None) -> Decision:
     """A stateful limit whose envelope says `over: deny`."""
     return Decision("deny", [reason], capability=cap.index, violation=True, envelope_version=version)
+
+
+def _fast_values(cap: Capability, request: PolicyRequest) -> dict | None:
+    """The variables for the rules' fast functions, or None: take the CEL path for all of
+    them (no fast function, or a value CEL might refuse, whose error the CEL path reports)."""
+    if cap.fast_variables is None:
+        return None
+    values = {}
+    for name in cap.fast_variables:
+        value = getattr(request, name)
+        if not convertible(value):
+            return None
+        values[name] = value
+    return values
+
+
+def _holds(rule: Rule, values: dict | None, lazy: list, cap: Capability, request: PolicyRequest) -> bool:
+    """Does the rule's condition hold? Its fast function when that is certain, else CEL (the
+    activation built once per request, on first need)."""
+    if values is not None and rule.fast is not None:
+        result = rule.fast(values)
+        if result is True or result is False:
+            return result
+    if lazy[0] is None:
+        lazy[0] = _activation(cap, request)
+    return _run(rule, lazy[0])
 
 
 def _prefetch(cap: Capability, request: PolicyRequest, state: StateView) -> None:
@@ -202,9 +229,15 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
                 "invalid_params", f"{where}: {error.message}", f"{rule_name}.params_schema",
                 capability=cap.index, violation=True, envelope_version=version,
             )
-    activation = _activation(cap, request) if cap.deny_when or cap.escalate_when else None
+    values = None
+    lazy: list = [None]
+    if cap.deny_when or cap.escalate_when:
+        values = _fast_values(cap, request)
+        if values is None:
+            # Built here, before anything else, as always: a value CEL cannot take denies now.
+            lazy[0] = _activation(cap, request)
     for rule in cap.deny_when:
-        if _run(rule, activation):
+        if _holds(rule, values, lazy, cap, request):
             return _deny(rule.code, rule.message, rule.field, capability=cap.index, violation=True, envelope_version=version)
 
     escalate: list[Reason] = []
@@ -286,7 +319,7 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
 
     # 7. Conditions that need a human.
     for rule in cap.escalate_when:
-        if _run(rule, activation):
+        if _holds(rule, values, lazy, cap, request):
             escalate.append(Reason(rule.code, rule.message, rule.field))
 
     # 8. Risk: only ever adds scrutiny; high confidence never removes a rule's escalation.

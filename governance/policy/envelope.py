@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from governance.policy.cel_bounds import cel_compile
+from governance.policy.cel_fast import FAST_VARIABLES, compile_fast
 from governance.policy.durations import format_duration, parse_duration
 from governance.policy.globs import glob_matcher, parse_glob
 from governance.policy.hours import Hours, parse_hours
@@ -188,6 +189,8 @@ class Rule:
     code: str
     message: str
     field: str
+    # CEL's answer computed in Python when certain, else UNKNOWN (cel_fast.py); None: always CEL.
+    fast: Callable[[dict], Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,9 @@ class Capability:
     # None: always ask params_validator.
     params_check: Callable[[Any], bool] | None = field(init=False, repr=False, compare=False)
     rule_name: str = field(init=False, repr=False, compare=False)  # "capabilities[i]", for reasons
+    # The CEL variables to hand the rules' fast functions, or None when no rule has one or a
+    # rule reads a variable they do not model (then every rule runs in CEL).
+    fast_variables: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
     escalation: EscalationSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -230,6 +236,9 @@ class Capability:
         for rule in (*self.deny_when, *self.escalate_when):
             used.update(rule.program.variables())
         set_("cel_variables", frozenset(used & CEL_VARIABLES))
+        rules = (*self.deny_when, *self.escalate_when)
+        fast = used <= FAST_VARIABLES and any(r.fast is not None for r in rules)
+        set_("fast_variables", tuple(sorted(self.cel_variables)) if fast else None)
         validator = self.params_validator
         set_("params_check", compile_params_check(validator.schema) if validator is not None else None)
         set_("rule_name", f"capabilities[{self.index}]")
@@ -328,7 +337,7 @@ def _compile_rule(item: Any, field: str, kind: str) -> Rule:
         raise EnvelopeError(field, f"unknown variable(s) {names}; use {', '.join(sorted(CEL_VARIABLES))}")
     code = item.get("code") if isinstance(item, dict) else None
     message = item.get("message") if isinstance(item, dict) else None
-    return Rule(source, program, code or kind, message or f"{kind}: {source}", field)
+    return Rule(source, program, code or kind, message or f"{kind}: {source}", field, compile_fast(source))
 
 
 def _seconds(value: Any, field: str, maximum: int = MAX_WINDOW) -> int:
