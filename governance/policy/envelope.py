@@ -322,7 +322,9 @@ class CompiledEnvelope:
         return None
 
 
-_CANDIDATE_CACHE = 4096
+# Per envelope; up to 512 compiled envelopes are cached per process (governance.services),
+# and an agent chooses its action strings, so the bound keeps the worst case small.
+_CANDIDATE_CACHE = 256
 
 
 def _compile_rule(item: Any, field: str, kind: str) -> Rule:
