@@ -5,6 +5,7 @@ import logging
 import cel
 
 from governance.policy.cel_bounds import is_panic
+from governance.policy.cel_fast import convertible
 from governance.policy.durations import format_duration
 from governance.policy.envelope import Capability, CompiledEnvelope, Rule
 from governance.policy.globs import glob_match
@@ -62,6 +63,37 @@ def _activation(cap: Capability, request: PolicyRequest) -> cel.Context:
             raise
         first = (cap.deny_when or cap.escalate_when)[0]
         raise RuleError(f"{first.field}: {type(exc).__name__}: {exc}") from exc
+
+
+def _over(reason: Reason, cap: Capability, version: int | None) -> Decision:
+    """A stateful limit whose envelope says `over: deny`."""
+    return Decision("deny", [reason], capability=cap.index, violation=True, envelope_version=version)
+
+
+def _fast_values(cap: Capability, request: PolicyRequest) -> dict | None:
+    """The variables for the rules' fast functions, or None: take the CEL path for all of
+    them (no fast function, or a value CEL might refuse, whose error the CEL path reports)."""
+    if cap.fast_variables is None:
+        return None
+    values = {}
+    for name in cap.fast_variables:
+        value = getattr(request, name)
+        if not convertible(value):
+            return None
+        values[name] = value
+    return values
+
+
+def _holds(rule: Rule, values: dict | None, lazy: list, cap: Capability, request: PolicyRequest) -> bool:
+    """Does the rule's condition hold? Its fast function when that is certain, else CEL (the
+    activation built once per request, on first need)."""
+    if values is not None and rule.fast is not None:
+        result = rule.fast(values)
+        if result is True or result is False:
+            return result
+    if lazy[0] is None:
+        lazy[0] = _activation(cap, request)
+    return _run(rule, lazy[0])
 
 
 def _prefetch(cap: Capability, request: PolicyRequest, state: StateView) -> None:
@@ -171,10 +203,9 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
         return _deny("no_envelope", f"agent {request.agent} has no active envelope")
     version = envelope.version
 
-    # 4. The first capability that matches both action and resource governs the request.
-    cap: Capability | None = next(
-        (c for c in envelope.capabilities if c.matches(request.action, request.resource)), None
-    )
+    # 4. The first capability that matches both action and resource governs the request
+    # (among those whose action pattern matches, indexed by action at compile time).
+    cap: Capability | None = envelope.capability_for(request.action, request.resource)
     if cap is None:
         message = f"{request.action} on {request.resource or '(no resource)'} matches no capability"
         if envelope.default == "escalate":
@@ -186,10 +217,11 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
             )
             return _flood_guard(envelope, request, state, decision)
         return _deny("outside_envelope", message, violation=True, envelope_version=version)
-    rule_name = f"capabilities[{cap.index}]"
+    rule_name = cap.rule_name
 
-    # 5. Shape and hard limits.
-    if cap.params_validator is not None:
+    # 5. Shape and hard limits. The compiled check answers the valid case; jsonschema
+    # decides (and words the error) whenever it is not certain.
+    if cap.params_validator is not None and not (cap.params_check is not None and cap.params_check(request.params)):
         error = next(iter(cap.params_validator.iter_errors(request.params)), None)
         if error is not None:
             where = ".".join(str(p) for p in error.absolute_path) or "params"
@@ -197,22 +229,23 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
                 "invalid_params", f"{where}: {error.message}", f"{rule_name}.params_schema",
                 capability=cap.index, violation=True, envelope_version=version,
             )
-    activation = _activation(cap, request) if cap.deny_when or cap.escalate_when else None
+    values = None
+    lazy: list = [None]
+    if cap.deny_when or cap.escalate_when:
+        values = _fast_values(cap, request)
+        if values is None:
+            # Built here, before anything else, as always: a value CEL cannot take denies now.
+            lazy[0] = _activation(cap, request)
     for rule in cap.deny_when:
-        if _run(rule, activation):
+        if _holds(rule, values, lazy, cap, request):
             return _deny(rule.code, rule.message, rule.field, capability=cap.index, violation=True, envelope_version=version)
 
     escalate: list[Reason] = []
     factors: list[RiskFactor] = []
     _prefetch(cap, request, state)
 
-    def over(outcome: str, reason: Reason) -> Decision | None:
-        # A limit the envelope says to deny is a violation like any other: it is captured
-        # as an anomaly and counts toward the circuit breaker.
-        if outcome == "deny":
-            return Decision("deny", [reason], capability=cap.index, violation=True, envelope_version=version)
-        escalate.append(reason)
-        return None
+    # A limit the envelope says to deny (`over: deny`) is a violation like any other: it is
+    # captured as an anomaly and counts toward the circuit breaker; `over: escalate` adds a reason.
 
     # 6. Stateful checks. Velocity and cumulative count every action the capability's
     # pattern matches, so alternating between crm.read and crm.export cannot double a budget.
@@ -223,12 +256,10 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
         if v["max"]:
             factors.append(RiskFactor("velocity", 0.2 * min(1.0, count / v["max"])))
         if count >= v["max"]:
-            denied = over(
-                v["over"],
-                Reason("velocity_exceeded", f"limit of {v['max']} {cap.action} per {format_duration(v['per'])} reached", f"{rule_name}.velocity"),
-            )
-            if denied:
-                return denied
+            reason = Reason("velocity_exceeded", f"limit of {v['max']} {cap.action} per {format_duration(v['per'])} reached", f"{rule_name}.velocity")
+            if v["over"] == "deny":
+                return _over(reason, cap, version)
+            escalate.append(reason)
     if cap.cumulative:
         c = cap.cumulative
         amount = _number(request.params.get(c["param"]))
@@ -256,14 +287,12 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
                 factors.append(RiskFactor("amount_vs_limit", 0.3 * min(1.0, amount / c["max"])))
             if total + amount > c["max"]:
                 unit = f" {currencies[0]}" if currencies[0] else ""
-                denied = over(
-                    c["over"],
-                    Reason("cumulative_exceeded",
-                           f"{c['param']} {total + amount:g}{unit} in {format_duration(c['per'])} > {c['max']:g}{unit}",
-                           f"{rule_name}.cumulative"),
-                )
-                if denied:
-                    return denied
+                reason = Reason("cumulative_exceeded",
+                                f"{c['param']} {total + amount:g}{unit} in {format_duration(c['per'])} > {c['max']:g}{unit}",
+                                f"{rule_name}.cumulative")
+                if c["over"] == "deny":
+                    return _over(reason, cap, version)
+                escalate.append(reason)
     novel_resource = bool(request.resource) and not state.seen(field="resource", value=request.resource)
     if novel_resource:
         factors.append(RiskFactor("novel_resource", 0.3))
@@ -277,21 +306,20 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
             escalate.append(Reason("novel_value", f"first time this agent uses {field}={value}", f"{rule_name}.escalate_on_novel"))
     if cap.hours and not cap.hours.allows(request.now):
         factors.append(RiskFactor("off_hours", 0.2))
-        denied = over(cap.hours.outside, Reason("outside_hours", f"{request.now.astimezone(cap.hours.tz):%a %H:%M %Z} is outside allowed hours", f"{rule_name}.hours"))
-        if denied:
-            return denied
+        reason = Reason("outside_hours", f"{request.now.astimezone(cap.hours.tz):%a %H:%M %Z} is outside allowed hours", f"{rule_name}.hours")
+        if cap.hours.outside == "deny":
+            return _over(reason, cap, version)
+        escalate.append(reason)
     for sequence in envelope.sequences:
         if _sequence_completes(sequence, request, state):
-            denied = over(
-                sequence.on_complete,
-                Reason("sequence_complete", f"completes {sequence.name}: {' → '.join(sequence.match)} within {format_duration(sequence.within)}", f"sequences.{sequence.name}"),
-            )
-            if denied:
-                return denied
+            reason = Reason("sequence_complete", f"completes {sequence.name}: {' → '.join(sequence.match)} within {format_duration(sequence.within)}", f"sequences.{sequence.name}")
+            if sequence.on_complete == "deny":
+                return _over(reason, cap, version)
+            escalate.append(reason)
 
     # 7. Conditions that need a human.
     for rule in cap.escalate_when:
-        if _run(rule, activation):
+        if _holds(rule, values, lazy, cap, request):
             escalate.append(Reason(rule.code, rule.message, rule.field))
 
     # 8. Risk: only ever adds scrutiny; high confidence never removes a rule's escalation.
@@ -312,9 +340,8 @@ def _evaluate(envelope: CompiledEnvelope | None, request: PolicyRequest, state: 
     if request.agent_mode == "supervised" or envelope.mode == "supervised":
         escalate.append(Reason("supervised", f"agent {request.agent} is supervised: every action needs a human"))
 
-    spec = EscalationSpec(cap.quorum, cap.approvers, cap.ttl_seconds, cap.tiers)
     if escalate:
-        decision = Decision("escalate", escalate, score, factors, cap.index, escalation=spec, envelope_version=version)
+        decision = Decision("escalate", escalate, score, factors, cap.index, escalation=cap.escalation, envelope_version=version)
         return _flood_guard(envelope, request, state, decision)
     # 10.
     return Decision("allow", [Reason("within_envelope", f"allowed by {cap.name}", rule_name)], score, factors, cap.index, envelope_version=version)

@@ -11,11 +11,14 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from governance.policy.cel_bounds import cel_compile
+from governance.policy.cel_fast import FAST_VARIABLES, compile_fast
 from governance.policy.durations import format_duration, parse_duration
-from governance.policy.globs import glob_matcher
+from governance.policy.globs import glob_matcher, parse_glob
 from governance.policy.hours import Hours, parse_hours
 from governance.policy.limits import MAX_ESCALATION_TTL, MAX_WINDOW
+from governance.policy.params_check import compile_params_check
 from governance.policy.source import check_shape
+from governance.policy.types import EscalationSpec
 
 CEL_VARIABLES = frozenset({"action", "resource", "params", "context", "now", "agent", "facts"})
 OUTCOMES = ("escalate", "deny")
@@ -186,6 +189,8 @@ class Rule:
     code: str
     message: str
     field: str
+    # CEL's answer computed in Python when certain, else UNKNOWN (cel_fast.py); None: always CEL.
+    fast: Callable[[dict], Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -210,20 +215,42 @@ class Capability:
     # for every capability until one fits, and CEL converts each variable it is handed.
     _action_match: Callable[[str], Any] = field(init=False, repr=False, compare=False)
     _resource_matches: tuple[Callable[[str], Any], ...] = field(init=False, repr=False, compare=False)
+    # "*" among the resources: every resource matches, nothing to test.
+    any_resource: bool = field(init=False, repr=False, compare=False)
     cel_variables: frozenset[str] = field(init=False, repr=False, compare=False)
+    # params_check(params) is True only when params_validator finds no error (params_check.py);
+    # None: always ask params_validator.
+    params_check: Callable[[Any], bool] | None = field(init=False, repr=False, compare=False)
+    rule_name: str = field(init=False, repr=False, compare=False)  # "capabilities[i]", for reasons
+    # The CEL variables to hand the rules' fast functions, or None when no rule has one or a
+    # rule reads a variable they do not model (then every rule runs in CEL).
+    fast_variables: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
+    escalation: EscalationSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         set_ = partial(object.__setattr__, self)
         set_("_action_match", glob_matcher(self.action))
         set_("_resource_matches", tuple(glob_matcher(r) for r in self.resources))
+        set_("any_resource", "*" in self.resources)
         used = set()
         for rule in (*self.deny_when, *self.escalate_when):
             used.update(rule.program.variables())
         set_("cel_variables", frozenset(used & CEL_VARIABLES))
+        rules = (*self.deny_when, *self.escalate_when)
+        fast = used <= FAST_VARIABLES and any(r.fast is not None for r in rules)
+        set_("fast_variables", tuple(sorted(self.cel_variables)) if fast else None)
+        validator = self.params_validator
+        set_("params_check", compile_params_check(validator.schema) if validator is not None else None)
+        set_("rule_name", f"capabilities[{self.index}]")
+        set_("escalation", EscalationSpec(self.quorum, self.approvers, self.ttl_seconds, self.tiers))
 
     def matches(self, action: str, resource: str) -> bool:
         """fnmatchcase(action, self.action) and any resource pattern fnmatchcase-matches."""
-        return bool(self._action_match(action)) and any(m(resource) for m in self._resource_matches)
+        return bool(self._action_match(action)) and self.matches_resource(resource)
+
+    def matches_resource(self, resource: str) -> bool:
+        """Any resource pattern fnmatchcase-matches (the action is known to match)."""
+        return self.any_resource or any(m(resource) for m in self._resource_matches)
 
 
 @dataclass(frozen=True)
@@ -255,6 +282,50 @@ class CompiledEnvelope:
     max_pending: int | None = None
     drift: dict | None = None  # {min_requests, p_value, on_shift}: governance/drift.py
 
+    # The capabilities whose action pattern matches an action, in envelope order, so a
+    # request tests only those (derived, see __post_init__ and candidates()).
+    _exact: dict = field(init=False, repr=False, compare=False)
+    _globbed: tuple = field(init=False, repr=False, compare=False)
+    _by_action: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        exact: dict[str, list[Capability]] = {}
+        globbed = []
+        for cap in self.capabilities:
+            if parse_glob(cap.action).literal:
+                exact.setdefault(cap.action, []).append(cap)
+            else:
+                globbed.append(cap)
+        object.__setattr__(self, "_exact", {a: tuple(caps) for a, caps in exact.items()})
+        object.__setattr__(self, "_globbed", tuple(globbed))
+        object.__setattr__(self, "_by_action", {})
+
+    def candidates(self, action: str) -> tuple[Capability, ...]:
+        """The capabilities whose action pattern matches `action`, in envelope order (first
+        match wins among them): the exact ones from a dict, the globbed ones tested."""
+        found = self._by_action.get(action)
+        if found is None:
+            found = self._exact.get(action, ())
+            globbed = [c for c in self._globbed if c._action_match(action)]
+            if globbed:
+                found = tuple(sorted((*found, *globbed), key=lambda c: c.index))
+            # Actions come from agents: remember a bounded number of them.
+            if len(self._by_action) < _CANDIDATE_CACHE:
+                self._by_action[action] = found
+        return found
+
+    def capability_for(self, action: str, resource: str) -> Capability | None:
+        """The first capability (envelope order) matching both action and resource: SPEC §5 step 4."""
+        for cap in self.candidates(action):
+            if cap.any_resource or any(m(resource) for m in cap._resource_matches):
+                return cap
+        return None
+
+
+# Per envelope; up to 512 compiled envelopes are cached per process (governance.services),
+# and an agent chooses its action strings, so the bound keeps the worst case small.
+_CANDIDATE_CACHE = 256
+
 
 def _compile_rule(item: Any, field: str, kind: str) -> Rule:
     source = item if isinstance(item, str) else item["when"]
@@ -268,7 +339,7 @@ def _compile_rule(item: Any, field: str, kind: str) -> Rule:
         raise EnvelopeError(field, f"unknown variable(s) {names}; use {', '.join(sorted(CEL_VARIABLES))}")
     code = item.get("code") if isinstance(item, dict) else None
     message = item.get("message") if isinstance(item, dict) else None
-    return Rule(source, program, code or kind, message or f"{kind}: {source}", field)
+    return Rule(source, program, code or kind, message or f"{kind}: {source}", field, compile_fast(source))
 
 
 def _seconds(value: Any, field: str, maximum: int = MAX_WINDOW) -> int:

@@ -159,8 +159,10 @@ class PanickingProgram:
 
 @pytest.mark.parametrize("kind", ["deny_when", "escalate_when"])
 def test_a_panic_while_evaluating_denies_as_governance_error(kind):
-    env = compile_envelope(envelope(**{kind: ["params.x > 1"]}), version=1)
+    # `+` is outside cel_fast's grammar: the condition runs in the CEL interpreter.
+    env = compile_envelope(envelope(**{kind: ["params.x + 1 > 2"]}), version=1)
     rule = getattr(env.capabilities[0], kind)[0]
+    assert rule.fast is None
     object.__setattr__(rule, "program", PanickingProgram(panic_type()))
     decision = evaluate(env, PolicyRequest("deploy", "", {"x": 2}, {}, "ops-bot", NOW), EmptyState())
     assert decision.decision == "deny"
@@ -169,7 +171,7 @@ def test_a_panic_while_evaluating_denies_as_governance_error(kind):
 
 
 def test_keyboard_interrupt_is_not_swallowed():
-    env = compile_envelope(envelope(deny_when=["params.x > 1"]), version=1)
+    env = compile_envelope(envelope(deny_when=["params.x + 1 > 2"]), version=1)
     object.__setattr__(env.capabilities[0].deny_when[0], "program", PanickingProgram(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
         evaluate(env, PolicyRequest("deploy", "", {"x": 2}, {}, "ops-bot", NOW), EmptyState())
