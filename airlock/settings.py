@@ -312,6 +312,21 @@ AIRLOCK_CALLBACK_ALLOW_PRIVATE = envbool("AIRLOCK_CALLBACK_ALLOW_PRIVATE", "fals
 AIRLOCK_DELIVERY_RESEND_AFTER = envint("AIRLOCK_DELIVERY_RESEND_AFTER", "30")
 AIRLOCK_DELIVERY_MAX_ATTEMPTS = envint("AIRLOCK_DELIVERY_MAX_ATTEMPTS", "20")
 
+# After-commit events go through a transactional outbox (governance/outbox.py): "relay" (a
+# thread in each Celery worker delivers them; the request only writes the row), "commit" (the
+# committing process drains it right after commit; tests, a web process without a worker),
+# "off" (no row, receivers run at commit in the request: the old behaviour, for benches).
+AIRLOCK_OUTBOX = os.environ.get("AIRLOCK_OUTBOX", "relay")
+if AIRLOCK_OUTBOX not in ("relay", "commit", "off"):
+    raise ImproperlyConfigured(f"AIRLOCK_OUTBOX must be relay, commit or off, got {AIRLOCK_OUTBOX!r}")
+AIRLOCK_OUTBOX_RELAY = envbool("AIRLOCK_OUTBOX_RELAY", "true")  # run the relay in Celery workers
+AIRLOCK_OUTBOX_LEASE = envint("AIRLOCK_OUTBOX_LEASE", "30")  # s a claim holds rows (a dead relay's come back after)
+AIRLOCK_OUTBOX_MAX_ATTEMPTS = envint("AIRLOCK_OUTBOX_MAX_ATTEMPTS", "10")
+# Seconds between looks when nothing wakes the relay: PostgreSQL wakes it by NOTIFY at commit
+# (the poll only picks up retries and expired leases); SQLite has no NOTIFY, so it polls.
+AIRLOCK_OUTBOX_POLL = envint("AIRLOCK_OUTBOX_POLL_MS", "1000") / 1000
+AIRLOCK_OUTBOX_POLL_SQLITE = envint("AIRLOCK_OUTBOX_POLL_SQLITE_MS", "100") / 1000
+
 # --- Audit trail: keyed chain hashes, checkpoints outside the database (docs/audit.md) ----
 def var_secret(name: str) -> str:
     """A per-installation secret generated once into var/<name> (mode 0600). Written under a

@@ -1,6 +1,8 @@
 """Reactions to escalation events (connected in ApprovalsConfig.ready). Each is quick: enqueue
-a Celery task. They run after commit, through send_robust, so a failure here is logged and
-never changes a decision (the sweep and the API's deadline check cover expiry)."""
+a Celery task. They run after commit, in the outbox relay, so a failure here is logged (and
+retried) and never changes a decision (the sweep and the API's deadline check cover expiry)."""
+
+from django.utils.dateparse import parse_datetime
 
 from approvals.models import Escalation
 from approvals.signals import escalation_opened, escalation_resolved
@@ -11,6 +13,8 @@ from governance.signals import Receivers
 def schedule_expiry_on_open(sender, request_id: str, deadline=None, **kwargs) -> None:
     from approvals.tasks import schedule_expiry
 
+    if isinstance(deadline, str):  # through the outbox, as JSON
+        deadline = parse_datetime(deadline)
     if deadline is None:  # a sender that did not say (the deadline never changes once set)
         deadline = Escalation.objects.filter(pk=request_id).values_list("deadline", flat=True).first()
     if deadline is not None:

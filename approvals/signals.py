@@ -1,12 +1,15 @@
 """Escalation events other parts react to (live queue, channels, agent callbacks, long-polls).
-Always sent after commit with send_robust (send_after_commit below), so a failing receiver can
-never undo or change a decision.
+Recorded in the transaction's outbox and delivered after commit by the relay
+(send_after_commit below, governance/outbox.py), so a failing receiver can never undo or
+change a decision.
 
-Receivers must be quick: enqueue a Celery task or push to the channel layer, nothing slower.
+Receivers must be quick and idempotent: enqueue a Celery task or push to the channel layer,
+nothing slower. Their kwargs arrive as JSON (a datetime as an ISO string).
 """
 
 from django.dispatch import Signal
 
+from governance.outbox import outbox_events_register
 from governance.signals import send_after_commit as governance_send_after_commit
 
 __all__ = [
@@ -27,9 +30,15 @@ escalation_tier_reached = Signal()
 # kwargs: request_id, deadline (ISO) — the escalation nears its deadline (approvals/routing.py)
 escalation_reminder = Signal()
 
+outbox_events_register(
+    escalation_opened=escalation_opened, vote_recorded=vote_recorded, escalation_resolved=escalation_resolved,
+    escalation_extended=escalation_extended, escalation_tier_reached=escalation_tier_reached,
+    escalation_reminder=escalation_reminder,
+)
+
 
 def send_after_commit(signal: Signal, **kwargs) -> None:
-    """Fire `signal` once the surrounding transaction commits (at once if there is none).
+    """Record `signal` in the transaction's outbox (delivered after commit by the relay).
     The side effects it implies (callback, channel updates) are first recorded as Delivery rows
     in this same transaction, so a lost task is re-sent by the sweep (approvals/deliveries.py)."""
     from approvals.deliveries import deliveries_record

@@ -272,6 +272,7 @@ from governance.knowledge_models import (  # noqa: E402, F401  (registered with 
     Incident,
     IncidentContribution,
 )
+from governance.outbox_models import OutboxEvent  # noqa: E402, F401  (governance/outbox.py)
 from governance.reliability_models import ModelVersionStats, ShadowDifference  # noqa: E402,F401
 
 # Bounded-cost state for decide (velocity, cumulative, novelty), kept by a database trigger.

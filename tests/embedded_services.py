@@ -56,6 +56,11 @@ if not os.environ.get("REDIS_URL"):
 _run = f"t{os.getpid()}"
 os.environ.setdefault("AIRLOCK_CELERY_QUEUE", f"airlock-{_run}")
 os.environ.setdefault("AIRLOCK_CHANNEL_PREFIX", f"airlock-{_run}")
+# After-commit events: the committing process drains the outbox right after commit (through
+# the real claim and delivery, governance/outbox.py), so a test sees the side effects of what
+# it just did; tests/governance/test_outbox*.py drive the relay in a real worker instead.
+# Child processes (ASGI servers, workers) inherit it.
+os.environ.setdefault("AIRLOCK_OUTBOX", "commit")
 
 
 def missing(reason: str):
