@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--wall", action="store_true", help="profile wall time (default: CPU time, waits excluded)")
+    parser.add_argument("--callees", default="", help="also print what these functions call (pstats patterns, comma-separated)")
+    parser.add_argument("--dump", default="", help="write the raw profile to this file (pstats)")
     args = parser.parse_args()
 
     # A fresh token for this run (the seeded one was printed once and not kept).
@@ -78,7 +80,12 @@ def main() -> None:
     profiler.disable()
     elapsed = time.perf_counter() - t0
     print(f"{args.requests} requests in {elapsed:.2f} s under cProfile: {elapsed / args.requests * 1000:.2f} ms each")
-    pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+    stats = pstats.Stats(profiler).sort_stats(args.sort)
+    stats.print_stats(args.top)
+    for pattern in filter(None, args.callees.split(",")):
+        stats.print_callees(pattern)
+    if args.dump:
+        stats.dump_stats(args.dump)
 
 
 if __name__ == "__main__":

@@ -46,15 +46,26 @@ def _new_model_version(request: DecisionRequest) -> str | None:
     return None if used else version
 
 
-def anomaly_classify(request: DecisionRequest) -> tuple[str, str]:
-    """(tag, tag_reason) for a violation, from what was known when it happened."""
+_UNKNOWN = object()
+
+
+def anomaly_classify(request: DecisionRequest, envelope_created_at=_UNKNOWN) -> tuple[str, str]:
+    """(tag, tag_reason) for a violation, from what was known when it happened. decide passes
+    the created_at of the envelope it evaluated (request.envelope), read with the agent's
+    lock, so that the envelope row need not be read again."""
     security, reliability = [], []
     if request.input_source == "user":
         security.append("input_source is 'user': the request follows user-provided input")
-    envelope = request.envelope
+    if envelope_created_at is _UNKNOWN:
+        envelope = request.envelope
+        version, created_at = (envelope.version, envelope.created_at) if envelope is not None else (None, None)
+    elif request.envelope_id is not None:
+        version, created_at = request.envelope_version, envelope_created_at
+    else:
+        version = created_at = None
     window = settings.AIRLOCK_ANOMALY_ENVELOPE_WINDOW
-    if envelope is not None and envelope.version > 1 and envelope.created_at > request.created_at - timedelta(seconds=window):
-        reliability.append(f"envelope v{envelope.version} was activated within {format_duration(window)} of this request")
+    if version is not None and version > 1 and created_at > request.created_at - timedelta(seconds=window):
+        reliability.append(f"envelope v{version} was activated within {format_duration(window)} of this request")
     version = _new_model_version(request)
     if version:
         reliability.append(f"first request by this agent with model_version {version!r}")

@@ -183,7 +183,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
     if escalation is not None:
         escalation_open(request=row, spec=escalation)
     if decision.violation:
-        violation_record(request=row, agent=agent)
+        violation_record(request=row, agent=agent, compiled=compiled)
     reliability_record(agent=agent, row=row, compiled=compiled, shadow=shadow)
     if agent.last_seen_at is None or now - agent.last_seen_at > timedelta(seconds=60):
         Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)

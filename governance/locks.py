@@ -102,29 +102,54 @@ def lock_agent(pk: int):
     """The agent's row, re-read and locked until the transaction ends, with its active
     envelope's created_at (half of the compiled-envelope cache key). Plain SQL: the ORM
     spent more CPU building this statement than anything else in a decision."""
-    from governance.models import Agent, Envelope
+    from governance.models import Agent
 
     _take(AGENT, pk)
-    agents, envelopes = Agent._meta.db_table, Envelope._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_agent_sql(), [pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Agent.DoesNotExist(f"agent {pk} no longer exists")
+    fields = Agent._meta.concrete_fields
+    # Each column through the converters the ORM would apply (SQLite returns datetimes as text).
+    values = [_convert(field, value) for field, value in zip(fields, row, strict=False)]
+    agent = Agent.from_db(connection.alias, [f.attname for f in fields], values)
+    created_at = row[len(fields)]
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
+    agent.envelope_created_at = convert(created_at, None, connection) if convert is not None else created_at
+    return agent
+
+
+_converters: dict = {}
+
+
+def _convert(field, value):
+    key = (connection.vendor, field)
+    found = _converters.get(key)
+    if found is None:
+        col = field.cached_col
+        found = _converters[key] = (col, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)])
+    col, converters = found
+    for converter in converters:
+        value = converter(value, col, connection)
+    return value
+
+
+def _lock_agent_sql() -> str:
+    from governance.models import Agent, Envelope
+
+    q = connection.ops.quote_name
     if connection.features.has_select_for_no_key_update:
         lock = " FOR NO KEY UPDATE OF a"
     elif connection.features.has_select_for_update_of:
         lock = " FOR UPDATE OF a"
     else:
         lock = ""
-    sql = (
-        f"SELECT a.*, e.created_at AS envelope_created_at FROM {agents} a "
-        f"LEFT JOIN {envelopes} e ON e.id = a.active_envelope_id WHERE a.id = %s{lock}"
+    columns = ", ".join(f"a.{q(f.column)}" for f in Agent._meta.concrete_fields)
+    return (
+        f"SELECT {columns}, e.created_at FROM {q(Agent._meta.db_table)} a "
+        f"LEFT JOIN {q(Envelope._meta.db_table)} e ON e.id = a.active_envelope_id WHERE a.id = %s{lock}"
     )
-    rows = list(Agent.objects.raw(sql, [pk]))
-    if not rows:
-        raise Agent.DoesNotExist(f"agent {pk} no longer exists")
-    agent = rows[0]
-    # A raw column gets no field conversion: SQLite returns text, compared with datetimes.
-    convert = getattr(connection.ops, "convert_datetimefield_value", None)
-    if convert is not None:
-        agent.envelope_created_at = convert(agent.envelope_created_at, None, connection)
-    return agent
 
 
 def require_agent(pk: int) -> None:

@@ -5,6 +5,7 @@ from governance.anomalies import anomaly_classify
 from governance.audit import audit_record
 from governance.breaker import breaker_check
 from governance.models import Agent, Anomaly, DecisionRequest
+from governance.rows import insert
 from governance.services import envelope_compiled
 
 
@@ -32,12 +33,22 @@ def violation_details(request: DecisionRequest) -> dict:
     }
 
 
-def violation_record(*, request: DecisionRequest, agent: Agent) -> Anomaly:
+_UNKNOWN = object()
+
+
+def violation_record(*, request: DecisionRequest, agent: Agent, compiled=_UNKNOWN) -> Anomaly:
     """Capture a violation with its full context, then let the breaker count it.
-    Runs in the decide transaction, under the agent row lock."""
-    tag, tag_reason = anomaly_classify(request)
+    Runs in the decide transaction, under the agent row lock. decide passes the compiled
+    envelope it evaluated (request.envelope's) and the agent as lock_agent read it (with
+    envelope_created_at), so nothing is read again."""
+    if compiled is _UNKNOWN:
+        tag, tag_reason = anomaly_classify(request)
+        breaker = envelope_compiled(request.envelope).breaker if request.envelope_id else None
+    else:
+        tag, tag_reason = anomaly_classify(request, getattr(agent, "envelope_created_at", None))
+        breaker = compiled.breaker if request.envelope_id and compiled is not None else None
     reason = request.reasons[0] if request.reasons else {}
-    anomaly = Anomaly.objects.create(
+    anomaly = insert(Anomaly(
         request=request,
         agent=agent,
         code=reason.get("code", "violation"),
@@ -45,11 +56,10 @@ def violation_record(*, request: DecisionRequest, agent: Agent) -> Anomaly:
         tag_reason=tag_reason,
         details=violation_details(request),
         created_at=request.created_at,
-    )
+    ))
     audit_record(
         kind="anomaly.recorded", actor="system:policy", agent=agent, request_id=request.id, at=request.created_at,
         payload={"anomaly": anomaly.pk, "code": anomaly.code, "tag": tag, "tag_reason": tag_reason},
     )
-    breaker = envelope_compiled(request.envelope).breaker if request.envelope_id else None
     breaker_check(agent=agent, breaker=breaker, now=request.created_at)
     return anomaly
