@@ -8,7 +8,8 @@ PostgreSQL database and one Redis, as a deployment with several of each runs the
   exactly once: one audit event, one callback, and the audit chain verifies.
 
 PostgreSQL only (SQLite is one writer on one machine: nothing to scale out); skipped with the
-reason locally, a failure under CI=true (as are a missing Redis or Chromium).
+reason on SQLite (CI's first pass too), a failure in the PostgreSQL pass
+(AIRLOCK_REQUIRE_POSTGRES); a missing Redis or Chromium skips locally and fails under CI=true.
 """
 
 import io
@@ -30,7 +31,6 @@ from tests.approvals.callback_receiver import CallbackReceiver
 from tests.approvals.conftest import LARGE_ORDER, envelope_with
 from tests.approvals.test_queue_browser import browser  # noqa: F401  (Chromium, or skip/fail)
 from tests.conftest import is_postgres
-from tests.embedded_services import IN_CI
 from tests.worker import purge_queue, start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker]
@@ -87,7 +87,7 @@ def cluster(django_db_setup, redis_url, tmp_path_factory):
     """Two web processes (A, B) and two workers (beat sweeps in the first) on the test database
     and the test Redis; one set for the module (each test's rows are flushed after it)."""
     if not is_postgres():
-        if os.environ.get("AIRLOCK_REQUIRE_POSTGRES") or IN_CI:
+        if os.environ.get("AIRLOCK_REQUIRE_POSTGRES"):
             pytest.fail("the scale-out test must run on PostgreSQL (DATABASE_URL)", pytrace=False)
         pytest.skip("scale-out needs PostgreSQL: run with DATABASE_URL=postgres://... (.ci/run does)")
     logs = tmp_path_factory.mktemp("scale")
