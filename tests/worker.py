@@ -62,6 +62,36 @@ def purge_queue() -> int:
         return conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE) or 0
 
 
+def start_worker(name: str, *, beat: bool = False, schedule: Path | None = None, env: dict | None = None) -> Worker:
+    """Start a worker (hostname `name`) on this run's queue and the test database; returns it
+    once it says it is ready. `beat` runs the beat sweeps in it too (schedule file: `schedule`)."""
+    child_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.subprocess_settings",
+        "AIRLOCK_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "airlock", "worker",
+        "--pool=threads", "--concurrency=4", "--loglevel=INFO",
+        "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+        "--hostname", f"{name}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]
+    if beat:
+        command += ["--beat", "--schedule", str(schedule)]
+    process = subprocess.Popen(command, cwd=ROOT, env=child_env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    worker = Worker(process)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not worker.ready.wait(0.1):
+        if process.poll() is not None or time.monotonic() > deadline:
+            worker.stop()
+            pytest.fail(f"celery worker did not start:\n{worker.log()}", pytrace=False)
+    return worker
+
+
 @pytest.fixture
 def celery_worker(transactional_db, redis_url, tmp_path):
     workers: list[Worker] = []
@@ -69,31 +99,9 @@ def celery_worker(transactional_db, redis_url, tmp_path):
     def start(*, beat: bool = False, env: dict | None = None) -> Worker:
         if not workers:
             purge_queue()  # messages left by earlier tests name rows that no longer exist
-        child_env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.subprocess_settings",
-            "AIRLOCK_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        command = [
-            sys.executable, "-m", "celery", "-A", "airlock", "worker",
-            "--pool=threads", "--concurrency=4", "--loglevel=INFO",
-            "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
-            "--hostname", f"test{os.getpid()}-{len(workers)}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ]
-        if beat:
-            command += ["--beat", "--schedule", str(tmp_path / f"beat-{len(workers)}")]
-        process = subprocess.Popen(command, cwd=ROOT, env=child_env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        worker = Worker(process)
+        worker = start_worker(f"test{os.getpid()}-{len(workers)}", beat=beat,
+                              schedule=tmp_path / f"beat-{len(workers)}", env=env)
         workers.append(worker)
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not worker.ready.wait(0.1):
-            if process.poll() is not None or time.monotonic() > deadline:
-                worker.stop()
-                pytest.fail(f"celery worker did not start:\n{worker.log()}", pytrace=False)
         return worker
 
     yield start

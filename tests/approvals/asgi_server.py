@@ -42,6 +42,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def web_server_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The one command line the tests serve the product with (HTTP and websockets). When the
+    production serving configuration changes (docs/deploy.md), change it here."""
+    return [sys.executable, "-m", "uvicorn", "airlock.asgi:application", "--host", host,
+            "--port", str(port), "--log-level", "warning", "--ws", "websockets", "--no-access-log"]
+
+
 @contextmanager
 def asgi_server(*, db_url: str | None = None, env: dict | None = None, log: Path | None = None) -> Iterator[str]:
     """Run uvicorn on 127.0.0.1:<free port>; yields the base URL ("http://127.0.0.1:PORT")."""
@@ -50,8 +57,7 @@ def asgi_server(*, db_url: str | None = None, env: dict | None = None, log: Path
     child_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "airlock.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--ws", "websockets", "--no-access-log"],
+        web_server_command(port),
         cwd=ROOT, env=child_env, stdout=out, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
