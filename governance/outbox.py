@@ -69,23 +69,32 @@ def outbox_events_register(**signals: Signal) -> None:
 def outbox_send(signal: Signal, **kwargs) -> None:
     """Record `signal` with `kwargs` in the current transaction; its receivers run after commit,
     in the relay. At once if there is no transaction (autocommit), as on_commit would."""
-    mode = settings.AIRLOCK_OUTBOX
-    if mode == "off":
+    if settings.AIRLOCK_OUTBOX == "off":
         transaction.on_commit(lambda: signal.send_robust(sender=None, **kwargs))
         return
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    sql = (f"INSERT INTO {TABLE} (event, payload, created_at, available_at, attempts, pending, last_error)"
-           " VALUES (%s, %s, %s, %s, 0, '', '')")
-    params = [_names[signal], json.dumps(kwargs, cls=_Encoder), now, now]
+    sql, params = outbox_insert(signal, **kwargs)
     with connection.cursor() as cursor:
-        if mode != "commit":
-            cursor.execute(sql, params)
-            return
-        cursor.execute(sql + " RETURNING id", params)
+        cursor.execute(sql, params)
         (row_id,) = cursor.fetchone()
-    # This process delivers its own row after commit (not the others': their writers do, or
-    # the relay), as the receivers ran before the outbox; the claim still guards it.
-    transaction.on_commit(lambda: outbox_drain(ids=[row_id]), robust=True)
+    outbox_written(row_id)
+
+
+def outbox_insert(signal: Signal, **kwargs) -> tuple[str, list]:
+    """The INSERT of one event (`... RETURNING id`), for a caller that folds it into a statement
+    of its own (approvals.services.escalation_open); it then calls outbox_written(id)."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return (
+        f"INSERT INTO {TABLE} (event, payload, created_at, available_at, attempts, pending, last_error)"
+        " VALUES (%s, %s, %s, %s, 0, '', '') RETURNING id",
+        [_names[signal], json.dumps(kwargs, cls=_Encoder), now, now],
+    )
+
+
+def outbox_written(row_id: int) -> None:
+    """In commit mode this process delivers its own row after commit (not the others': their
+    writers do, or the relay), as the receivers ran before the outbox; the claim still guards it."""
+    if settings.AIRLOCK_OUTBOX == "commit":
+        transaction.on_commit(lambda: outbox_drain(ids=[row_id]), robust=True)
 
 
 @dataclass(frozen=True)
