@@ -1,10 +1,11 @@
 """Durable delivery state for side effects (an outbox): agent callbacks and Slack message updates.
 
 A Celery message alone is not enough: Redis may lose it, or a worker may die holding it. So
-every state change that must reach the outside world also writes a Delivery row, in the same
-transaction as the change (approvals.signals.send_after_commit calls `deliveries_record`).
-Then:
-- the after-commit signal enqueues the task as before (the fast path);
+every state change that must reach the outside world also writes a Delivery row. The change's
+transaction writes its event to the transactional outbox (governance/outbox.py), and the relay
+delivering that event runs `deliveries_record` first (approvals.receivers.record_deliveries),
+before any task is enqueued; until then the outbox row is what keeps the event. Then:
+- the event's other receivers enqueue the task (the fast path);
 - each attempt calls `delivery_begin` (counts the attempt and pushes `next_attempt_at` forward
   by the backoff, so a crash mid-attempt is retried by the sweep after that backoff);
 - success calls `delivery_done`, failure `delivery_failed` (which gives up, logged, after

@@ -4,10 +4,18 @@ retried) and never changes a decision (the sweep and the API's deadline check co
 
 from django.utils.dateparse import parse_datetime
 
+from approvals import signals
+from approvals.deliveries import deliveries_record
 from approvals.models import Escalation
 from approvals.signals import escalation_opened, escalation_resolved
 from governance.models import DecisionRequest
 from governance.signals import Receivers
+
+
+def record_deliveries(sender, signal, **kwargs) -> None:
+    """The Delivery rows the event implies (approvals/deliveries.py). Connected first, so each
+    row exists before the receivers after it enqueue the tasks that complete it."""
+    deliveries_record(signal, **kwargs)
 
 
 def schedule_expiry_on_open(sender, request_id: str, deadline=None, **kwargs) -> None:
@@ -29,6 +37,11 @@ def send_callback_on_resolve(sender, request_id: str, status: str, **kwargs) -> 
 
 
 RECEIVERS: Receivers = [
+    *[(signal, record_deliveries, f"approvals.deliveries.{name}") for name, signal in (
+        ("opened", signals.escalation_opened), ("vote", signals.vote_recorded),
+        ("resolved", signals.escalation_resolved), ("extended", signals.escalation_extended),
+        ("tier", signals.escalation_tier_reached), ("reminder", signals.escalation_reminder),
+    )],
     (escalation_opened, schedule_expiry_on_open, "approvals.schedule_expiry"),
     (escalation_resolved, send_callback_on_resolve, "approvals.send_callback"),
 ]

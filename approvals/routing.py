@@ -45,8 +45,9 @@ def reminder_due(created_at: datetime, deadline: datetime) -> datetime | None:
     return deadline - timedelta(seconds=min(before, ttl / 2))
 
 
-def routing_open(*, escalation: Escalation, spec: EscalationSpec) -> None:
-    """Write the tiers and the reminder of a new escalation. Runs inside the decide transaction."""
+def routing_steps(*, escalation: Escalation, spec: EscalationSpec) -> list[EscalationStep]:
+    """The tiers and the reminder of a new escalation, unsaved (escalation_open writes them
+    inside the decide transaction)."""
     start = escalation.request.created_at
     steps = [
         EscalationStep(escalation=escalation, kind=EscalationStep.Kind.TIER, position=i, group=group,
@@ -57,7 +58,7 @@ def routing_open(*, escalation: Escalation, spec: EscalationSpec) -> None:
     remind_at = reminder_due(start, escalation.deadline)
     if remind_at is not None:
         steps.append(EscalationStep(escalation=escalation, kind=EscalationStep.Kind.REMINDER, due_at=remind_at))
-    EscalationStep.objects.bulk_create(steps)
+    return steps
 
 
 def tiers_of(escalation: Escalation) -> list[dict]:

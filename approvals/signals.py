@@ -39,9 +39,8 @@ outbox_events_register(
 
 def send_after_commit(signal: Signal, **kwargs) -> None:
     """Record `signal` in the transaction's outbox (delivered after commit by the relay).
-    The side effects it implies (callback, channel updates) are first recorded as Delivery rows
-    in this same transaction, so a lost task is re-sent by the sweep (approvals/deliveries.py)."""
-    from approvals.deliveries import deliveries_record
-
-    deliveries_record(signal, **kwargs)
+    The relay's first receiver (approvals.receivers.record_deliveries) writes the Delivery rows
+    of the side effects it implies (callback, channel updates) before any task is enqueued, so
+    a lost task is re-sent by the sweep (approvals/deliveries.py); the outbox row itself is
+    what makes the event durable until then."""
     governance_send_after_commit(signal, **kwargs)

@@ -17,8 +17,9 @@ doubling backoff, until AIRLOCK_OUTBOX_MAX_ATTEMPTS (then the row is kept, marke
 Delivery is at least once (a relay killed between a receiver and the delete re-delivers on
 reclaim): receivers are idempotent (enqueue a task that renders current state, push an id).
 
-AIRLOCK_OUTBOX picks the mode: "relay" (production), "commit" (the committing process drains
-the outbox itself right after commit, through the same claim; tests and single-process dev),
+AIRLOCK_OUTBOX picks the mode: "relay" (production), "commit" (the committing process delivers
+its own rows right after commit, through the same claim; tests and a web process without a
+worker; the relay still picks up what a crash left),
 "off" (no row: receivers run in the committing process at commit, the behaviour before the
 outbox; kept for the bench's before/after).
 """
@@ -68,19 +69,32 @@ def outbox_events_register(**signals: Signal) -> None:
 def outbox_send(signal: Signal, **kwargs) -> None:
     """Record `signal` with `kwargs` in the current transaction; its receivers run after commit,
     in the relay. At once if there is no transaction (autocommit), as on_commit would."""
-    mode = settings.AIRLOCK_OUTBOX
-    if mode == "off":
+    if settings.AIRLOCK_OUTBOX == "off":
         transaction.on_commit(lambda: signal.send_robust(sender=None, **kwargs))
         return
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    sql, params = outbox_insert(signal, **kwargs)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {TABLE} (event, payload, created_at, available_at, attempts, pending, last_error)"
-            " VALUES (%s, %s, %s, %s, 0, '', '')",
-            [_names[signal], json.dumps(kwargs, cls=_Encoder), now, now],
-        )
-    if mode == "commit":
-        transaction.on_commit(outbox_drain, robust=True)
+        cursor.execute(sql, params)
+        (row_id,) = cursor.fetchone()
+    outbox_written(row_id)
+
+
+def outbox_insert(signal: Signal, **kwargs) -> tuple[str, list]:
+    """The INSERT of one event (`... RETURNING id`), for a caller that folds it into a statement
+    of its own (approvals.services.escalation_open); it then calls outbox_written(id)."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return (
+        f"INSERT INTO {TABLE} (event, payload, created_at, available_at, attempts, pending, last_error)"
+        " VALUES (%s, %s, %s, %s, 0, '', '') RETURNING id",
+        [_names[signal], json.dumps(kwargs, cls=_Encoder), now, now],
+    )
+
+
+def outbox_written(row_id: int) -> None:
+    """In commit mode this process delivers its own row after commit (not the others': their
+    writers do, or the relay), as the receivers ran before the outbox; the claim still guards it."""
+    if settings.AIRLOCK_OUTBOX == "commit":
+        transaction.on_commit(lambda: outbox_drain(ids=[row_id]), robust=True)
 
 
 @dataclass(frozen=True)
@@ -92,18 +106,21 @@ class Claimed:
     pending: str
 
 
-def outbox_claim(limit: int = 100, now=None) -> list[Claimed]:
-    """Claim up to `limit` due rows for one lease (one statement, autocommit)."""
+def outbox_claim(limit: int = 100, now=None, ids: list[int] | None = None) -> list[Claimed]:
+    """Claim up to `limit` due rows (only those of `ids` if given) for one lease: one
+    statement, autocommit."""
     now = now or timezone.now()
     lease_end = now + timedelta(seconds=settings.AIRLOCK_OUTBOX_LEASE)
     adapt = connection.ops.adapt_datetimefield_value
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    only = f" AND id IN ({', '.join(['%s'] * len(ids))})" if ids else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {TABLE} SET available_at = %s, attempts = attempts + 1 WHERE id IN"
-            f" (SELECT id FROM {TABLE} WHERE gave_up_at IS NULL AND available_at <= %s ORDER BY id LIMIT %s{lock})"
+            f" (SELECT id FROM {TABLE} WHERE gave_up_at IS NULL AND available_at <= %s{only}"
+            f" ORDER BY id LIMIT %s{lock})"
             " RETURNING id, event, payload, attempts, pending",
-            [adapt(lease_end), adapt(now), limit],
+            [adapt(lease_end), adapt(now), *(ids or []), limit],
         )
         rows = [Claimed(*row) for row in cursor.fetchall()]
     rows.sort(key=lambda row: row.id)  # RETURNING's order is not promised; deliver in commit order
@@ -158,11 +175,12 @@ def outbox_deliver(row: Claimed) -> bool:
     return False
 
 
-def outbox_drain(limit: int = 100) -> int:
-    """Claim and deliver what is due, once. Returns how many rows were claimed. Never raises:
-    a database error is logged and the rows stay for the next drain (or their lease ends)."""
+def outbox_drain(limit: int = 100, ids: list[int] | None = None) -> int:
+    """Claim and deliver what is due (of `ids`, if given), once. Returns how many rows were
+    claimed. Never raises: a database error is logged and the rows stay for the next drain
+    (or their lease ends)."""
     try:
-        rows = outbox_claim(limit)
+        rows = outbox_claim(limit, ids=ids)
         for row in rows:
             outbox_deliver(row)
     except Exception:

@@ -11,7 +11,8 @@ from approvals.deliveries import deliveries_sweep, delivery_backoff
 from approvals.models import Delivery
 from approvals.services import approval_decide
 from approvals.tasks import send_callback
-from governance.models import AuditEvent
+from governance.models import AuditEvent, OutboxEvent
+from governance.outbox import outbox_drain
 from tests.approvals.callback_receiver import CallbackReceiver
 from tests.approvals.conftest import LARGE_ORDER
 
@@ -22,17 +23,29 @@ class Boom(Exception):
     pass
 
 
-def test_the_row_is_written_in_the_same_transaction_as_the_decision(callback_agent, alice):
+def test_the_event_is_written_in_the_same_transaction_as_the_decision(callback_agent, alice, settings, monkeypatch):
+    """The decision's transaction writes the outbox event that owes the callback (rolled back
+    with it); the relay delivering the event writes the Delivery row before the task is sent."""
+    settings.AIRLOCK_OUTBOX = "relay"  # only the explicit drain below delivers
     client = callback_agent("http://127.0.0.1:9/airlock")
     rid = client.decide(LARGE_ORDER).json()["id"]
+    owed = OutboxEvent.objects.filter(event="escalation_resolved", payload__contains=rid)
     with pytest.raises(Boom), transaction.atomic():
         approval_decide(request_id=rid, user=alice, choice="approve", comment="ok")
-        assert Delivery.objects.filter(kind="callback", request_id=rid).exists()
+        assert owed.exists()
         raise Boom  # the decision rolls back: so does the callback it owed
-    assert not Delivery.objects.filter(request_id=rid).exists()
+    assert not owed.exists()
     approval_decide(request_id=rid, user=alice, choice="approve", comment="ok")
-    row = Delivery.objects.get(kind="callback", request_id=rid)  # before any task ran
+    assert owed.count() == 1
+    assert not Delivery.objects.filter(request_id=rid).exists()  # not before the relay runs
+    row_when_sent = []
+    monkeypatch.setattr(send_callback, "delay", lambda request_id: row_when_sent.append(
+        Delivery.objects.filter(kind="callback", request_id=request_id).values_list("attempts", flat=True).first()))
+    outbox_drain()
+    assert row_when_sent == [0]  # the row existed, untried, when the task was enqueued
+    row = Delivery.objects.get(kind="callback", request_id=rid)
     assert row.attempts == 0 and row.delivered_at is None and row.next_attempt_at > timezone.now()
+    assert not owed.exists()
 
 
 def test_no_callback_row_for_an_agent_without_a_url(procurement, alice):

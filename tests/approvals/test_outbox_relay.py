@@ -175,3 +175,22 @@ def test_an_escalating_decide_calls_no_celery_and_no_redis(settings, make_agent,
     assert escalate == allow  # no Celery send, no Redis command beyond what allow makes
     assert escalate[0] == 0
     assert OutboxEvent.objects.filter(event="escalation_opened").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("mode", ["relay", "commit"])
+def test_an_outbox_row_that_cannot_be_written_fails_the_decide_closed(settings, make_agent, monkeypatch, mode):
+    """The escalation's event is written in the decide transaction: if it cannot be, nothing of
+    the decision commits and the agent gets the 503 deny, never an allow."""
+    from governance import outbox
+
+    settings.AIRLOCK_OUTBOX = mode
+    client = make_agent()
+    monkeypatch.setattr(outbox, "TABLE", "governance_outbox_missing")  # a real database error
+    response = client.decide(ESCALATE)
+    assert response.status_code == 503
+    assert response.json()["decision"] == "deny"
+    assert response.json()["error"]["code"] == "governance_unavailable"
+    assert not DecisionRequest.objects.filter(agent=client.agent).exists()
+    monkeypatch.undo()
+    assert client.decide(ALLOW).json()["decision"] == "allow"  # the connection is usable again

@@ -7,6 +7,7 @@ from celery.contrib.testing.worker import start_worker
 from airlock.celery import app as celery_app
 from approvals.services import approval_decide
 from governance.models import DecisionRequest
+from governance.outbox import relay_stop
 from integrations.slack import tasks
 from integrations.slack.models import SlackMessage
 from tests.integrations.slack.conftest import buttons, escalate, texts
@@ -24,6 +25,7 @@ def worker(redis_url, slack, settings, monkeypatch):
     celery_app.control.purge()
     with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
         yield
+    relay_stop()  # the solo pool started this process's outbox relay; the test controller never stops it
     celery_app.control.purge()
 
 
