@@ -32,6 +32,7 @@ from governance.errors import Conflict, InvalidInput, NotEligible, NotFound
 from governance.locks import lock_agent, lock_escalation
 from governance.models import DecisionRequest
 from governance.policy import EscalationSpec
+from governance.rows import insert
 
 PENDING = DecisionRequest.Status.PENDING
 CHOICES = ("approve", "deny")
@@ -55,12 +56,13 @@ class Outcome:
 
 def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escalation:
     """Open the human side of an escalated request. Runs inside the decide transaction."""
-    escalation = Escalation.objects.create(
+    # One prepared INSERT (governance/rows.py), as the request row itself.
+    escalation = insert(Escalation(
         request=request,
         quorum=spec.quorum,
         approver_groups=list(spec.approvers),
         deadline=request.created_at + timedelta(seconds=spec.ttl_seconds),
-    )
+    ))
     EscalationGroup.objects.bulk_create(
         [EscalationGroup(escalation=escalation, name=name) for name in dict.fromkeys(spec.approvers)]
     )

@@ -58,8 +58,10 @@ class Serve:
 
 UVICORN = (PYTHON, "-m", "uvicorn", "bench.asgi:application", "--host", HOST, "--port", "{port}",
            "--no-access-log", "--log-level", "warning", "--lifespan", "off")
+# Keep-alive 5 s as uvicorn's default (gunicorn's is 2 s; the load generator retires idle
+# connections after 4 s).
 GUNICORN = (PYTHON, "-m", "gunicorn", "--bind", f"{HOST}:{{port}}", "--workers", "2", "--log-level", "warning",
-            "--graceful-timeout", "5")
+            "--graceful-timeout", "5", "--keep-alive", "5")
 SERVES = {
     s.name: s
     for s in (
@@ -69,12 +71,13 @@ SERVES = {
         Serve("gunicorn-uvicorn", "gunicorn, 2 uvicorn workers, Django's ASGI handler",
               (*GUNICORN, "--worker-class", "uvicorn_worker.UvicornWorker", "bench.asgi:application"),
               (("AIRLOCK_SYNC_API", "0"),)),
+        # Exactly what `make serve` runs (deploy/gunicorn.conf.py), on bench's application.
         Serve("gunicorn-uvicorn-sync", "gunicorn, 2 uvicorn workers, AIRLOCK_SYNC_API=1 (make serve)",
-              (*GUNICORN, "--worker-class", "uvicorn_worker.UvicornWorker", "bench.asgi:application"),
-              (("AIRLOCK_SYNC_API", "1"),)),
+              (PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "bench.asgi:application"),
+              (("AIRLOCK_SYNC_API", "1"), ("WEB_CONCURRENCY", "2"), ("HOST", HOST), ("PORT", "{port}"))),
         Serve("gunicorn-gthread", "gunicorn, 2 gthread workers × 8 threads, Django's WSGI handler (the API half "
               "of a WSGI/ASGI split)",
-              (*GUNICORN, "--worker-class", "gthread", "--threads", "8", "--keep-alive", "5", "airlock.wsgi:application"),
+              (*GUNICORN, "--worker-class", "gthread", "--threads", "8", "airlock.wsgi:application"),
               (("AIRLOCK_SYNC_API", "0"),)),
     )
 }
@@ -180,7 +183,8 @@ def start_server(backend: Backend, serve: Serve, port: int) -> subprocess.Popen:
     log = open(ROOT / "var" / f"bench-{backend.name}-{serve.name}.log", "w")  # noqa: SIM115 - lives as long as the server
     # Access log off (a proxy would keep it); its own process group, so no worker outlives it.
     return subprocess.Popen(
-        [a.format(port=port) for a in serve.argv], cwd=ROOT, env={**backend.env, **dict(serve.env)},
+        [a.format(port=port) for a in serve.argv], cwd=ROOT,
+        env={**backend.env, **{k: v.format(port=port) for k, v in serve.env}},
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
 
@@ -320,6 +324,7 @@ def measure(backend: Backend, serves: list[Serve], args) -> None:
         try:
             for agents in args.agents:
                 backend.results[serve.name, agents] = measure_one(server, port, tokens[:agents], args, db_pids)
+                report(backend, serve, agents, args)
         finally:
             stop_server(server)
     redis_cleanup(backend.env)
@@ -516,9 +521,6 @@ def main() -> int:
     print(f"request mix: {len(HTTP_MIX)} bodies cycled (allow ×3, escalate, deny, no-match), fresh idempotency_key each")
     for backend in backends:
         measure(backend, serves, args)
-        for serve in serves:
-            for agents in args.agents:
-                report(backend, serve, agents, args)
         code, last = backend.audit
         print(f"audit_verify after the {backend.name} runs: exit {code}, {last}")
     table(backends, serves, args)
