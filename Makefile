@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean-var
+.PHONY: run serve test lint bench clean-var
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Airlock needs Python 3.11+")'
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
 
 run: $(STAMP)
 	$(BIN)/python scripts/run.py
+
+# The production web process (docs/deploy.md): gunicorn, one uvicorn worker per core, decide
+# and verify on Django's WSGI handler. Only the web: run migrations first, and the Celery
+# worker and beat as their own processes (deploy/Procfile). PORT (8000) and HOST (127.0.0.1).
+serve: $(STAMP)
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py airlock.asgi:application
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

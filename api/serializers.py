@@ -1,6 +1,7 @@
 """Input and output shapes of the agent API (SPEC §4; the shape is fixed)."""
 
 import math
+import re
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -108,6 +109,62 @@ class DecideInputSerializer(StrictSerializer):
             if key in context and not isinstance(context[key], str):
                 raise serializers.ValidationError(f"{key} must be a string")
         return context
+
+
+_DECIDE_FIELDS = frozenset(("action", "resource", "params", "context", "idempotency_key"))
+_ACTION = re.compile(ACTION_PATTERN.removesuffix("$") + r"\Z")
+
+
+def _plain(value, max_length: int) -> bool:
+    """A string DecideInputSerializer's char fields take unchanged: ASCII (so no surrogate),
+    no NUL, within max_length."""
+    return isinstance(value, str) and len(value) <= max_length and value.isascii() and "\x00" not in value
+
+
+def _bounded(value) -> bool:
+    if not isinstance(value, dict):
+        return False
+    try:
+        return len(canonical_json(value).encode()) <= settings.AIRLOCK_MAX_FIELD_BYTES
+    except ValueError:
+        return False
+
+
+def _context_ok(context: dict) -> bool:
+    try:
+        DecideInputSerializer.validate_context(None, context)
+    except serializers.ValidationError:
+        return False
+    return True
+
+
+def decide_input(data) -> dict | None:
+    """The validated decide body, for the bodies agents send (plain ASCII strings, objects
+    within bounds): what DecideInputSerializer(data=data).validated_data holds, without DRF's
+    per-field machinery (~15 % of a decide's CPU). None for anything else: the caller then
+    runs the serializer, which answers exactly as before (errors included)."""
+    if not isinstance(data, dict) or not data.keys() <= _DECIDE_FIELDS:
+        return None
+    action = data.get("action")
+    if not _plain(action, 200) or _ACTION.match(action) is None:
+        return None
+    out = {"action": action, "resource": data.get("resource", ""), "params": data.get("params", None),
+           "context": data.get("context", None)}
+    if not _plain(out["resource"], 500):
+        return None
+    for name in ("params", "context"):
+        if out[name] is None and name not in data:
+            out[name] = {}
+        elif not _bounded(out[name]):
+            return None
+    if not _context_ok(out["context"]):
+        return None
+    if "idempotency_key" in data:
+        key = data["idempotency_key"]
+        if key is not None and not (_plain(key, 200) and key and key == key.strip()):
+            return None
+        out["idempotency_key"] = key
+    return out
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ from api.serializers import (
     RequestOutputSerializer,
     VerifyInputSerializer,
     VerifyOutputSerializer,
+    decide_input,
 )
 from governance.decide import DecideInput, decide
 from governance.errors import NotFound
@@ -37,9 +38,12 @@ ERRORS = {
 @authentication_classes([AgentTokenAuthentication])
 @permission_classes([IsAgent])
 def decide_view(request: Request) -> Response:
-    serializer = DecideInputSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    row, _created = decide(agent=request.user.agent, data=DecideInput(**serializer.validated_data))
+    validated = decide_input(request.data)
+    if validated is None:  # anything unusual: the serializer decides, and words the error
+        serializer = DecideInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        validated = serializer.validated_data
+    row, _created = decide(agent=request.user.agent, data=DecideInput(**validated))
     return Response(decision_json(row))
 
 

@@ -35,6 +35,7 @@ from governance.locks import lock_agent, lock_escalation
 from governance.models import DecisionRequest
 from governance.outbox import outbox_insert, outbox_written
 from governance.policy import EscalationSpec
+from governance.rows import insert
 
 PENDING = DecisionRequest.Status.PENDING
 CHOICES = ("approve", "deny")
@@ -71,7 +72,7 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
     if connection.vendor == "postgresql" and settings.AIRLOCK_OUTBOX != "off":
         _escalation_insert(escalation, groups, steps, event)
     else:
-        escalation.save(force_insert=True)
+        insert(escalation)  # one prepared INSERT (governance/rows.py), as the request row itself
         EscalationGroup.objects.bulk_create([EscalationGroup(escalation=escalation, name=name) for name in groups])
         EscalationStep.objects.bulk_create(steps)
         send_after_commit(escalation_opened, **event)

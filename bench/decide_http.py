@@ -58,8 +58,10 @@ class Serve:
 
 UVICORN = (PYTHON, "-m", "uvicorn", "bench.asgi:application", "--host", HOST, "--port", "{port}",
            "--no-access-log", "--log-level", "warning", "--lifespan", "off")
+# Keep-alive 5 s as uvicorn's default (gunicorn's is 2 s; the load generator retires idle
+# connections after 4 s).
 GUNICORN = (PYTHON, "-m", "gunicorn", "--bind", f"{HOST}:{{port}}", "--workers", "2", "--log-level", "warning",
-            "--graceful-timeout", "5")
+            "--graceful-timeout", "5", "--keep-alive", "5")
 SERVES = {
     s.name: s
     for s in (
@@ -69,12 +71,13 @@ SERVES = {
         Serve("gunicorn-uvicorn", "gunicorn, 2 uvicorn workers, Django's ASGI handler",
               (*GUNICORN, "--worker-class", "uvicorn_worker.UvicornWorker", "bench.asgi:application"),
               (("AIRLOCK_SYNC_API", "0"),)),
+        # Exactly what `make serve` runs (deploy/gunicorn.conf.py), on bench's application.
         Serve("gunicorn-uvicorn-sync", "gunicorn, 2 uvicorn workers, AIRLOCK_SYNC_API=1 (make serve)",
-              (*GUNICORN, "--worker-class", "uvicorn_worker.UvicornWorker", "bench.asgi:application"),
-              (("AIRLOCK_SYNC_API", "1"),)),
+              (PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "bench.asgi:application"),
+              (("AIRLOCK_SYNC_API", "1"), ("WEB_CONCURRENCY", "2"), ("HOST", HOST), ("PORT", "{port}"))),
         Serve("gunicorn-gthread", "gunicorn, 2 gthread workers × 8 threads, Django's WSGI handler (the API half "
               "of a WSGI/ASGI split)",
-              (*GUNICORN, "--worker-class", "gthread", "--threads", "8", "--keep-alive", "5", "airlock.wsgi:application"),
+              (*GUNICORN, "--worker-class", "gthread", "--threads", "8", "airlock.wsgi:application"),
               (("AIRLOCK_SYNC_API", "0"),)),
     )
 }
@@ -180,7 +183,8 @@ def start_server(backend: Backend, serve: Serve, port: int) -> subprocess.Popen:
     log = open(ROOT / "var" / f"bench-{backend.name}-{serve.name}.log", "w")  # noqa: SIM115 - lives as long as the server
     # Access log off (a proxy would keep it); its own process group, so no worker outlives it.
     return subprocess.Popen(
-        [a.format(port=port) for a in serve.argv], cwd=ROOT, env={**backend.env, **dict(serve.env)},
+        [a.format(port=port) for a in serve.argv], cwd=ROOT,
+        env={**backend.env, **{k: v.format(port=port) for k, v in serve.env}},
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
 
@@ -320,6 +324,7 @@ def measure(backend: Backend, serves: list[Serve], args) -> None:
         try:
             for agents in args.agents:
                 backend.results[serve.name, agents] = measure_one(server, port, tokens[:agents], args, db_pids)
+                report(backend, serve, agents, args)
         finally:
             stop_server(server)
     redis_cleanup(backend.env)
@@ -369,9 +374,13 @@ def measure_one(server: subprocess.Popen, port: int, tokens: list[str], args, db
 
 def summary(r: dict) -> dict:
     """The figures of one (configuration, agents) run."""
-    thr = {name: [x.rate for x in rs] for name, rs in r["rounds"].items()}
-    per = {name: 1000 * sum(x.server_cpu for x in rs) / sum(x.completed for x in rs) for name, rs in r["rounds"].items()}
+    # Answers with status 200 only: a server that sheds load (503 deny when its database pool
+    # stays empty, 500s) must not look faster or cheaper for it. The CPU of failed requests is
+    # charged to the answered ones.
+    thr = {name: [ok(x) / x.seconds for x in rs] for name, rs in r["rounds"].items()}
+    per = {name: 1000 * sum(x.server_cpu for x in rs) / max(1, sum(ok(x) for x in rs)) for name, rs in r["rounds"].items()}
     p99 = {rate: r["fixed"][rate, "decide"].pct(0.99) for rate in r["rates"]}
+    failed = {name: sum(x.completed - ok(x) for x in rs) for name, rs in r["rounds"].items()}
     return {
         "bare_rps": statistics.median(thr["baseline"]),
         "decide_rps": statistics.median(thr["decide"]),
@@ -381,12 +390,17 @@ def summary(r: dict) -> dict:
         "cpu_ratio": per["decide"] / per["baseline"],
         "p99": p99,
         "bare_p99": {rate: r["fixed"][rate, "baseline"].pct(0.99) for rate in r["rates"]},
+        "failed": failed,
     }
+
+
+def ok(result) -> int:
+    return result.statuses.get(200, 0)
 
 
 def report(backend: Backend, serve: Serve, agents: int, args) -> None:
     r = backend.results[serve.name, agents]
-    thr = {name: [x.rate for x in rs] for name, rs in r["rounds"].items()}
+    thr = {name: [ok(x) / x.seconds for x in rs] for name, rs in r["rounds"].items()}
     lat = {name: [v for x in rs for v in x.latencies] for name, rs in r["rounds"].items()}
     ratios = [d / b for d, b in zip(thr["decide"], thr["baseline"], strict=True)]
     if agents > 1:
@@ -401,7 +415,7 @@ def report(backend: Backend, serve: Serve, agents: int, args) -> None:
         f"closed loop: {args.connections} connections, {args.rounds} rounds × {args.seconds:g} s per endpoint, "
         "alternating (baseline, decide)"
     )
-    print(f"  {'endpoint':<9} {'req/s per round':<32} {'median':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"  {'endpoint':<9} {'200s/s per round':<32} {'median':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for name in ("baseline", "decide"):
         rounds = " ".join(f"{x:7.0f}" for x in thr[name])
         p50 = statistics.median(lat[name])
@@ -444,8 +458,8 @@ def report(backend: Backend, serve: Serve, agents: int, args) -> None:
 def table(backends: list[Backend], serves: list[Serve], args) -> None:
     rates = "/".join(f"{x:g}" for x in args.rate)
     print(f"\n| database | serve | agents | bare req/s | decide req/s | throughput ratio | CPU ms bare / decide | "
-          f"CPU ratio | decide p99 ms at {rates}/s | load avg |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"CPU ratio | decide p99 ms at {rates}/s | non-200 bare / decide | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for backend in backends:
         for serve in serves:
             for agents in args.agents:
@@ -454,7 +468,8 @@ def table(backends: list[Backend], serves: list[Serve], args) -> None:
                 p99 = " / ".join(f"{sm['p99'][x]:.1f}" for x in args.rate)
                 print(f"| {backend.name} | {serve.name} | {agents} | {sm['bare_rps']:.0f} | {sm['decide_rps']:.0f} | "
                       f"{sm['throughput_ratio']:.0%} | {sm['bare_cpu_ms']:.2f} / {sm['decide_cpu_ms']:.2f} | "
-                      f"{sm['cpu_ratio']:.2f}× | {p99} | {r['load'][0]:.1f}–{r['load'][1]:.1f} |")
+                      f"{sm['cpu_ratio']:.2f}× | {p99} | {sm['failed']['baseline']} / {sm['failed']['decide']} | "
+                      f"{r['load'][0]:.1f}–{r['load'][1]:.1f} |")
 
 
 def result_line(backends: list[Backend], serves: list[Serve], args) -> str:
@@ -516,9 +531,6 @@ def main() -> int:
     print(f"request mix: {len(HTTP_MIX)} bodies cycled (allow ×3, escalate, deny, no-match), fresh idempotency_key each")
     for backend in backends:
         measure(backend, serves, args)
-        for serve in serves:
-            for agents in args.agents:
-                report(backend, serve, agents, args)
         code, last = backend.audit
         print(f"audit_verify after the {backend.name} runs: exit {code}, {last}")
     table(backends, serves, args)

@@ -99,8 +99,13 @@ def audit_record(
     request_id: Any = None,
     chain: str | None = None,
     at: datetime | None = None,
+    row=None,
 ) -> AuditEvent:
-    """Append one event. Must run inside the transaction of the change it records."""
+    """Append one event. Must run inside the transaction of the change it records.
+
+    `row`: a new model instance (not yet saved, its primary key set) that the event records;
+    it is inserted first, in the same statement as the event where the one-statement append
+    applies (PostgreSQL, an agent's chain), else by its own INSERT (governance/rows.py)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change")
     chain = chain or chain_for(agent)
@@ -113,6 +118,9 @@ def audit_record(
     request_id = str(request_id) if request_id else None
     one_statement = connection.vendor == "postgresql" and agent is not None and chain == chain_for(agent)
     cached = _heads.get(chain) if one_statement else None
+    if row is not None and (cached is None or type(row)._meta.pk.db_returning):
+        insert(row)  # its own statement: no guarded append to ride on (or an id to return)
+        row = None
 
     def build(head_seq: int, head_hash: str) -> AuditEvent:
         seq = head_seq + 1
@@ -145,7 +153,9 @@ def audit_record(
         # transaction) moved it since, which the guarded statement detects.
         claim_chain_head(chain)
         event = build(*cached)
-        if _append_guarded(event, cached):
+        appended = _append_guarded(event, cached, row)
+        row = None  # inserted by that statement whether or not the event was
+        if appended:
             return event
     head = _locked_head(chain)
     event = build(*head)
@@ -165,27 +175,36 @@ _heads: dict[str, tuple[int, str]] = {}
 _EVENT_TABLE = AuditEvent._meta.db_table
 
 
-def _append_guarded(event: AuditEvent, head: tuple[int, str]) -> bool:
+def _append_guarded(event: AuditEvent, head: tuple[int, str], row=None) -> bool:
     """Append `event` and move its chain's head in one statement (PostgreSQL), only if the
-    head is still `head`; False (and nothing written) otherwise.
+    head is still `head`; False (and no event written) otherwise. `row` (a new instance), if
+    given, is inserted by the same statement in either case: one round trip for a decision's
+    request row and its event.
 
     An agent's chain is appended to only while that agent's row is locked (rank 1), so the
     head read earlier in the same lock, or written by this process last, is the head unless
     this check says otherwise. The UPDATE locks the head row (rank 4, recorded by the caller).
     """
+    row_sql, row_values = "", []
+    if row is not None:
+        row_table = connection.ops.quote_name(type(row)._meta.db_table)
+        row_columns, row_values = insert_parts(row)
+        row_sql = f"new_row AS (INSERT INTO {row_table} ({row_columns}) VALUES ({', '.join(['%s'] * len(row_values))})), "
     columns, values = insert_parts(event)
     placeholders = ", ".join(["%s"] * len(values))
     sql = (
-        f"WITH head AS (UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s AND seq = %s AND hash = %s "
+        f"WITH {row_sql}head AS (UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s AND seq = %s AND hash = %s "
         f"RETURNING 1) INSERT INTO {_EVENT_TABLE} ({columns}) SELECT {placeholders} FROM head RETURNING id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [event.seq, event.hash, event.chain, head[0], head[1], *values])
-        row = cursor.fetchone()
-    if row is None:
+        cursor.execute(sql, [*row_values, event.seq, event.hash, event.chain, head[0], head[1], *values])
+        appended = cursor.fetchone()
+    if row is not None:
+        inserted(row)
+    if appended is None:
         _heads.pop(event.chain, None)
         return False
-    inserted(event, row[0])
+    inserted(event, appended[0])
     _heads[event.chain] = (event.seq, event.hash)
     return True
 

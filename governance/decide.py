@@ -16,7 +16,6 @@ from governance.models import Agent, DecisionRequest
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
 from governance.ports import escalation_open
 from governance.reliability import reliability_record, shadow_evaluate, shadow_state
-from governance.rows import insert
 from governance.services import envelope_compiled_by_pk
 from governance.state import DatabaseState
 from shared.request_id import request_id_fields
@@ -138,7 +137,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
         decision = Decision("deny", [Reason("governance_error", f"{type(exc).__name__}: {exc}")])
 
     escalation = decision.escalation if decision.decision == "escalate" else None
-    row = insert(DecisionRequest(
+    row = DecisionRequest(
         agent=agent,
         action=data.action,
         resource=data.resource,
@@ -161,7 +160,8 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
         agent_mode="supervised" if supervised else "enforce",
         created_at=now,
         expires_at=now + timedelta(seconds=escalation.ttl_seconds) if escalation else None,
-    ))
+    )
+    # The row and its event: one statement on PostgreSQL (governance/audit.py).
     audit_record(
         kind=f"decision.{decision.decision}",
         actor=f"agent:{agent.name}",
@@ -179,6 +179,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
             **({"facts": {"version": row.facts["version"], "matched": row.facts["matched"]}} if row.facts else {}),
             **request_id_fields(),
         },
+        row=row,
     )
     if escalation is not None:
         escalation_open(request=row, spec=escalation)

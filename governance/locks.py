@@ -111,8 +111,11 @@ def lock_agent(pk: int):
     if row is None:
         raise Agent.DoesNotExist(f"agent {pk} no longer exists")
     fields = Agent._meta.concrete_fields
+    values = list(row[: len(fields)])
     # Each column through the converters the ORM would apply (SQLite returns datetimes as text).
-    values = [_convert(field, value) for field, value in zip(fields, row, strict=False)]
+    for i, col, converters in _converters(fields):
+        for converter in converters:
+            values[i] = converter(values[i], col, connection)
     agent = Agent.from_db(connection.alias, [f.attname for f in fields], values)
     created_at = row[len(fields)]
     convert = getattr(connection.ops, "convert_datetimefield_value", None)
@@ -120,22 +123,34 @@ def lock_agent(pk: int):
     return agent
 
 
-_converters: dict = {}
+_converter_lists: dict = {}
 
 
-def _convert(field, value):
-    key = (connection.vendor, field)
-    found = _converters.get(key)
+def _converters(fields) -> list:
+    """[(column index, Col, converters)] for the columns that have any (per backend, cached)."""
+    found = _converter_lists.get(connection.vendor)
     if found is None:
-        col = field.cached_col
-        found = _converters[key] = (col, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)])
-    col, converters = found
-    for converter in converters:
-        value = converter(value, col, connection)
-    return value
+        found = []
+        for i, field in enumerate(fields):
+            col = field.cached_col
+            converters = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
+            if converters:
+                found.append((i, col, converters))
+        _converter_lists[connection.vendor] = found
+    return found
+
+
+_lock_sql: dict = {}
 
 
 def _lock_agent_sql() -> str:
+    sql = _lock_sql.get(connection.vendor)
+    if sql is None:
+        sql = _lock_sql[connection.vendor] = _build_lock_agent_sql()
+    return sql
+
+
+def _build_lock_agent_sql() -> str:
     from governance.models import Agent, Envelope
 
     q = connection.ops.quote_name

@@ -54,3 +54,41 @@ def test_a_stale_head_is_detected_and_the_chain_stays_intact(postgres, make_agen
     assert list(AuditEvent.objects.filter(chain=chain_for(bot)).order_by("seq").values_list("seq", flat=True)) == list(
         range(1, last.seq + 1))
     assert audit_verify() is None
+
+
+def request_row(agent):
+    from django.utils import timezone
+
+    from governance.models import DecisionRequest
+
+    return DecisionRequest(agent=agent, action="a", resource="r", params={}, context={}, digest="d",
+                           decision="allow", status="allowed", reasons=[], risk={}, created_at=timezone.now())
+
+
+def append_with_row(agent):
+    from governance.locks import lock_agent
+    from governance.models import DecisionRequest
+
+    row = request_row(agent)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        lock_agent(agent.pk)
+        event = audit_record(kind="decision.allow", actor="system:test", agent=agent, request_id=row.id, row=row)
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert DecisionRequest.objects.filter(pk=row.pk).count() == 1
+    assert not row._state.adding and str(event.request_id) == str(row.id)
+    return event, statements[1:]
+
+
+def test_a_new_row_and_its_event_are_one_statement(postgres, make_agent):
+    bot = make_agent("audit-bot", envelope=None).agent
+    append_with_row(bot)  # the first append of this process reads the head: the row on its own
+    event, statements = append_with_row(bot)
+    assert len(statements) == 1, statements
+    assert statements[0].startswith("WITH new_row AS (INSERT")
+    # Stale head: the row is inserted once, by the guarded statement; the event after the locked read.
+    remembered = audit._heads[chain_for(bot)]
+    append(bot)
+    audit._heads[chain_for(bot)] = remembered
+    later, statements = append_with_row(bot)
+    assert len(statements) == 3 and later.seq == event.seq + 2
+    assert audit_verify() is None

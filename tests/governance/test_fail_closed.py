@@ -29,8 +29,9 @@ def test_database_down_when_recording_is_503_deny(procurement, monkeypatch):
     def broken(*args, **kwargs):
         raise OperationalError("could not connect to server")
 
-    # decide writes its row with governance.rows.insert (one prepared INSERT).
-    monkeypatch.setattr(decide_module, "insert", broken)
+    # decide writes its row and its audit event with audit_record(row=...) (one statement on
+    # PostgreSQL, two elsewhere).
+    monkeypatch.setattr(decide_module, "audit_record", broken)
     response = procurement.decide(SMALL)
     assert response.status_code == 503
     body = response.json()
