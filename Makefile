@@ -37,3 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/decide_http.py
 	$(BIN)/python bench/client_overhead.py
 	$(BIN)/python bench/decide_growth.py
+	$(BIN)/python bench/scale_out.py

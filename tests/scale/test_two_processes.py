@@ -3,7 +3,8 @@ PostgreSQL database and one Redis, as a deployment with several of each runs the
 
 - decides split across both processes stay exact: velocity, cumulative budget, sequences;
 - an envelope activated through one process is what the other enforces at its next decide;
-- the live queue in a browser connected to one process shows escalations made through the other;
+- the live queue in a browser connected to one process shows escalations made through the other
+  (and, without a browser, a websocket client on one process gets them);
 - with both workers running (ETA tasks on both, the beat sweep in one), each escalation expires
   exactly once: one audit event, one callback, and the audit chain verifies.
 
@@ -26,7 +27,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from governance.models import AuditEvent, DecisionRequest
-from tests.approvals.asgi_server import asgi_server, session_cookie
+from tests.approvals.asgi_server import asgi_server, session_cookie, websocket_url
 from tests.approvals.callback_receiver import CallbackReceiver
 from tests.approvals.conftest import LARGE_ORDER, envelope_with
 from tests.approvals.test_queue_browser import browser  # noqa: F401  (Chromium, or skip/fail)
@@ -243,6 +244,19 @@ def test_the_queue_on_one_process_shows_escalations_made_through_the_other(clust
         assert page.evaluate("window.__sameDocument === true")
     finally:
         context.close()
+
+
+def test_the_queue_socket_on_one_process_gets_escalations_made_through_the_other(cluster, make_agent, alice):
+    """The same push at the protocol level, with a real websocket client (runs without Chromium)."""
+    from websockets.sync.client import connect
+
+    a, b = cluster[:2]
+    bot = make_agent("socket-bot", envelope_with(agent="socket-bot"))
+    with connect(websocket_url(a), origin=a, additional_headers={"Cookie": session_cookie(alice)},
+                 proxy=None, open_timeout=WAIT) as queue_on_a, httpx.Client(timeout=WAIT) as agent:
+        rid = decide_at(agent, b, bot.token, LARGE_ORDER)["id"]
+        pushed = queue_on_a.recv(timeout=WAIT)
+    assert f'id="esc-{rid}"' in pushed and "$47,000" in pushed
 
 
 def test_each_escalation_expires_exactly_once_with_two_workers(cluster, callback_agent):
