@@ -458,7 +458,7 @@ def report(backend: Backend, serve: Serve, agents: int, args) -> None:
 def table(backends: list[Backend], serves: list[Serve], args) -> None:
     rates = "/".join(f"{x:g}" for x in args.rate)
     print(f"\n| database | serve | agents | bare req/s | decide req/s | throughput ratio | CPU ms bare / decide | "
-          f"CPU ratio | decide p99 ms at {rates}/s | non-200 bare / decide | load avg |")
+          f"CPU ratio | decide p99 ms at {rates}/s | non-200 closed loop bare / decide | load avg |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for backend in backends:
         for serve in serves:
