@@ -127,6 +127,14 @@ def outbox_claim(limit: int = 100, now=None, ids: list[int] | None = None) -> li
     return rows
 
 
+def outbox_due(now=None) -> bool:
+    """Whether any row is due (a read: no lock)."""
+    now = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {TABLE} WHERE gave_up_at IS NULL AND available_at <= %s LIMIT 1", [now])
+        return cursor.fetchone() is not None
+
+
 def receiver_name(receiver) -> str:
     return f"{receiver.__module__}.{receiver.__qualname__}"
 
@@ -215,7 +223,8 @@ class OutboxRelay:
             try:
                 if postgres and self._listener is None:
                     self._listener = _listen()  # before the drain, so no NOTIFY falls between
-                claimed = outbox_drain(self.batch)
+                # SQLite: look before claiming, so an idle poll never takes the write lock.
+                claimed = outbox_drain(self.batch) if postgres or outbox_due() else 0
             except Exception:
                 logger.exception("outbox relay: cannot reach the database; retrying")
                 self._close()

@@ -112,7 +112,9 @@ def test_a_claimed_row_waits_for_its_lease_then_is_claimed_again(relay_mode, rec
     next relay does once it ends."""
     outbox.outbox_send(probe, request_id="r-6")
     now = timezone.now()
+    assert outbox.outbox_due(now)
     [first] = outbox.outbox_claim(now=now)  # ...and the relay dies here
+    assert not outbox.outbox_due(now)
     assert outbox.outbox_claim(now=now + timedelta(seconds=settings.AIRLOCK_OUTBOX_LEASE - 1)) == []
     [again] = outbox.outbox_claim(now=now + timedelta(seconds=settings.AIRLOCK_OUTBOX_LEASE + 1))
     assert (again.id, again.attempts) == (first.id, 2)
@@ -135,6 +137,20 @@ def test_two_relays_deliver_each_row_exactly_once(postgres, relay_mode, received
             relay.stop()
     ids = sorted(c["request_id"] for c in received)
     assert ids == sorted(f"r-{i}" for i in range(300))  # every row once: none lost, none twice
+    assert not OutboxEvent.objects.exists()
+
+
+def test_a_relay_thread_delivers_on_either_database(relay_mode, received):
+    """PostgreSQL wakes it by NOTIFY; SQLite (development) by its poll."""
+    relay = outbox.OutboxRelay().start()
+    try:
+        outbox.outbox_send(probe, request_id="r-p")
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        relay.stop()
+    assert received == [{"request_id": "r-p"}]
     assert not OutboxEvent.objects.exists()
 
 
