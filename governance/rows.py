@@ -14,18 +14,19 @@ from django.db.models import Model, signals
 
 
 @cache
-def _statement(model: type[Model]) -> tuple[list, str]:
+def _statement(model: type[Model]) -> tuple[list, str, str]:
+    """The fields a row's INSERT writes, its statement, and their quoted column list."""
     auto_pk = model._meta.pk.db_returning  # an id the database generates
     # Generated columns (e.g. DecisionRequest.risk_score) are computed by the database.
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and auto_pk) and not f.generated]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = (
-        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} "
-        f"({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     if auto_pk:
         sql += f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
-    return fields, sql
+    return fields, sql, columns
 
 
 def insert_parts(instance: Model) -> tuple[str, list]:
@@ -34,8 +35,7 @@ def insert_parts(instance: Model) -> tuple[str, list]:
     once the row is in."""
     model = type(instance)
     signals.pre_save.send(sender=model, instance=instance, raw=False, using=connection.alias, update_fields=None)
-    fields, _sql = _statement(model)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    fields, _sql, columns = _statement(model)
     return columns, [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
 
 
@@ -57,7 +57,7 @@ def insert(instance: Model) -> Model:
         instance.save(force_insert=True)
         return instance
     signals.pre_save.send(sender=model, instance=instance, raw=False, using=connection.alias, update_fields=None)
-    fields, sql = _statement(model)
+    fields, sql, _columns = _statement(model)
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
