@@ -5,13 +5,14 @@ Redis and channel prefix, so what the test writes the server sees, and the other
 Tests using it need `django_db(transaction=True)`: the server can only see committed rows.
 """
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -49,16 +50,28 @@ def web_server_command(port: int, host: str = "127.0.0.1") -> list[str]:
             "--port", str(port), "--log-level", "warning", "--ws", "websockets", "--no-access-log"]
 
 
-@contextmanager
-def asgi_server(*, db_url: str | None = None, env: dict | None = None, log: Path | None = None) -> Iterator[str]:
-    """Run uvicorn on 127.0.0.1:<free port>; yields the base URL ("http://127.0.0.1:PORT")."""
+def production_server_command() -> list[str]:
+    """What `make serve` runs (deploy/gunicorn.conf.py: gunicorn, uvicorn workers, the API on
+    Django's WSGI handler); PORT, HOST and WEB_CONCURRENCY come from the environment."""
+    return [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "airlock.asgi:application"]
+
+
+@contextlib.contextmanager
+def asgi_server(
+    *, db_url: str | None = None, env: dict | None = None, log: Path | None = None, production: bool = False
+) -> Iterator[str]:
+    """Run the product on 127.0.0.1:<free port>; yields the base URL ("http://127.0.0.1:PORT").
+    uvicorn as `make run` serves it, or with `production` as `make serve` does (one worker)."""
     port = free_port()
     child_env = {**os.environ, "DATABASE_URL": db_url or database_url(), "DEBUG": "false", **(env or {})}
     child_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    if production:
+        child_env.update(PORT=str(port), HOST="127.0.0.1", WEB_CONCURRENCY=child_env.get("WEB_CONCURRENCY", "1"))
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        web_server_command(port),
+        production_server_command() if production else web_server_command(port),
         cwd=ROOT, env=child_env, stdout=out, stderr=subprocess.STDOUT,
+        start_new_session=production,  # gunicorn's workers go with their master (killpg below)
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -76,11 +89,13 @@ def asgi_server(*, db_url: str | None = None, env: dict | None = None, log: Path
                 time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
+        stop = (lambda sig: os.killpg(process.pid, sig)) if production else process.send_signal
         try:
+            stop(signal.SIGINT if production else signal.SIGTERM)  # gunicorn: SIGINT is its quick shutdown
             process.wait(3)  # uvicorn waits for open sockets; the test is over, do not linger
-        except subprocess.TimeoutExpired:
-            process.kill()
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError):
+                stop(signal.SIGKILL)
             process.wait(5)
         if log:
             out.close()

@@ -85,16 +85,17 @@ CLOSED = SWITCHABLE.replace('resources: ["*"]', 'resources: ["*"]\n    deny_when
 
 @pytest.fixture(scope="module")
 def cluster(django_db_setup, redis_url, tmp_path_factory):
-    """Two web processes (A, B) and two workers (beat sweeps in the first) on the test database
-    and the test Redis; one set for the module (each test's rows are flushed after it)."""
+    """Two web processes (A, B), each as `make serve` runs it (gunicorn, one uvicorn worker),
+    and two workers (beat sweeps in the first) on the test database and the test Redis; one
+    set for the module (each test's rows are flushed after it)."""
     if not is_postgres():
         if os.environ.get("AIRLOCK_REQUIRE_POSTGRES"):
             pytest.fail("the scale-out test must run on PostgreSQL (DATABASE_URL)", pytrace=False)
         pytest.skip("scale-out needs PostgreSQL: run with DATABASE_URL=postgres://... (.ci/run does)")
     logs = tmp_path_factory.mktemp("scale")
     with ExitStack() as stack:
-        a = stack.enter_context(asgi_server(log=logs / "web-a.log"))
-        b = stack.enter_context(asgi_server(log=logs / "web-b.log"))
+        a = stack.enter_context(asgi_server(log=logs / "web-a.log", production=True))
+        b = stack.enter_context(asgi_server(log=logs / "web-b.log", production=True))
         purge_queue()  # messages left by earlier tests name rows that no longer exist
         workers = [
             start_worker(f"scale{os.getpid()}-1", beat=True, schedule=logs / "beat"),
