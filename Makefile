@@ -32,9 +32,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 
+# Every bench that ends with a RESULT line (bench/README.md), each on its own database on the
+# local PostgreSQL where it needs one; ~40 min in all, most of it seeding a million rows twice.
 bench: $(STAMP)
 	$(BIN)/python bench/policy_eval.py
 	$(BIN)/python bench/decide_http.py
-	$(BIN)/python bench/client_overhead.py
+	$(BIN)/python bench/escalate_cost.py
 	$(BIN)/python bench/decide_growth.py
 	$(BIN)/python bench/scale_out.py
+	$(BIN)/python bench/client_overhead.py
+	$(BIN)/python bench/shadow_overhead.py
+	$(BIN)/python bench/queue_page.py
+	$(BIN)/python bench/facts_trace.py
+	$(BIN)/python bench/suggestions.py

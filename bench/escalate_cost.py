@@ -4,8 +4,11 @@ live-push thread counts), allow and escalate interleaved, before and after the t
 outbox (AIRLOCK_OUTBOX=off, the receivers run in the request at commit, i.e. main's
 behaviour, vs relay, the request writes one outbox row), in the same run.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/airlock_bench REDIS_URL=redis://127.0.0.1:6379/0 \\
+    [DATABASE_URL=postgres://postgres@127.0.0.1:5432/airlock_bench_escalate] [REDIS_URL=redis://127.0.0.1:6379/0] \\
         .venv/bin/python bench/escalate_cost.py [--n 150] [--ttl 10s]
+
+Without DATABASE_URL it creates and uses `airlock_bench_escalate` on 127.0.0.1; without
+REDIS_URL, the machine's Redis (or an embedded one).
 
 --ttl 10s (under AIRLOCK_CELERY_MAX_ETA) makes the before path send the expiry's ETA task at
 open, as an escalation near its deadline does. No relay runs here: the rows it would deliver
@@ -24,6 +27,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import ensure_database, redis_url  # noqa: E402
+
+# Its own database unless told otherwise (`make bench` runs it as it is); the machine's Redis.
+os.environ.setdefault("REDIS_URL", redis_url())
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/airlock_bench_escalate")
+if os.environ["DATABASE_URL"].startswith("postgres"):
+    ensure_database(os.environ["DATABASE_URL"], fresh=False)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 os.environ.setdefault("AIRLOCK_CELERY_QUEUE", f"airlock-bench-escalate-{os.getpid()}")
 
