@@ -8,15 +8,16 @@ talks to it over stdin/stdout, one JSON document per line.
     out: [µs per call, ...]
 
 Self-contained on purpose (it cannot import the project, whose dependencies are not in this
-venv); timed() is the same loop as policy_eval.py's.
+venv), except for bench/timing.py, the timing loop policy_eval.py uses too.
 """
 
 import gc
 import json
 import sys
-import time
 import warnings
 from importlib.metadata import version
+
+from timing import timed  # bench/timing.py: this script's directory is on sys.path
 
 with warnings.catch_warnings():
     # 4.1.0 warns that its own agent_os package is deprecated in favour of the distribution
@@ -26,20 +27,6 @@ with warnings.catch_warnings():
 
 # AGT's outcome → the envelope's (the envelope's escalate rules are AGT `block` rules).
 ANSWER = {"deny": "deny", "block": "escalate", "allow": "allow", "audit": "allow"}
-
-
-def timed(fn, inputs: list, iterations: int) -> list[float]:
-    n = len(inputs)
-    for i in range(min(iterations, 2000)):
-        fn(inputs[i % n])
-    samples = [0.0] * iterations
-    clock = time.perf_counter_ns
-    for i in range(iterations):
-        x = inputs[i % n]
-        t0 = clock()
-        fn(x)
-        samples[i] = (clock() - t0) / 1000
-    return samples
 
 
 def main() -> int:

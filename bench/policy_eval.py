@@ -21,7 +21,6 @@ import pstats
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -35,6 +34,7 @@ import cedarpy  # noqa: E402
 from bench.envelope20 import AGENT, CAPABILITIES, airlock_document, cedar_entities, cedar_policies  # noqa: E402
 from bench.envelope20_agt import agt_context, agt_document  # noqa: E402
 from bench.history import IndexedState, build_history  # noqa: E402
+from bench.timing import timed  # noqa: E402
 from governance.policy import PolicyRequest, compile_envelope, evaluate  # noqa: E402
 
 AGT_PIN = "4.1.0"  # agent-governance-toolkit[core]; PolicyEvaluator is in agent-governance-toolkit-core (agent_os)
@@ -216,21 +216,6 @@ class AgtEngine:
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
-
-
-def timed(fn, inputs: list, iterations: int) -> list[float]:
-    """µs per call, cycling through inputs; a short warm-up first."""
-    n = len(inputs)
-    for i in range(min(iterations, 2000)):
-        fn(inputs[i % n])
-    samples = [0.0] * iterations
-    clock = time.perf_counter_ns
-    for i in range(iterations):
-        x = inputs[i % n]
-        t0 = clock()
-        fn(x)
-        samples[i] = (clock() - t0) / 1000
-    return samples
 
 
 def pct(samples: list[float], q: float) -> float:

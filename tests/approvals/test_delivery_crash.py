@@ -17,18 +17,9 @@ from approvals.services import approval_decide
 from governance.models import AuditEvent
 from tests.approvals.callback_receiver import CallbackReceiver
 from tests.approvals.conftest import LARGE_ORDER
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres]
-
-
-def wait_until(predicate, timeout: float, step: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def delivered(rid):

@@ -12,19 +12,10 @@ from approvals.services import approval_decide
 from governance.models import AuditEvent, DecisionRequest
 from tests.approvals.callback_receiver import CallbackReceiver
 from tests.approvals.conftest import LARGE_ORDER
+from tests.waiting import wait_until
 from tests.worker import purge_queue
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def wait_until(predicate, timeout: float, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def expired_row(rid):

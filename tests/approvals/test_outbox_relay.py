@@ -20,6 +20,7 @@ from django.db import connection
 from governance.models import AuditEvent, DecisionRequest, OutboxEvent
 from tests.approvals.callback_receiver import CallbackReceiver
 from tests.conftest import ROOT
+from tests.waiting import wait_until
 from webqueue import live
 
 ALLOW = {"action": "purchase_order.create", "resource": "vendor:staples", "params": {"amount": 5, "currency": "USD"},
@@ -51,15 +52,6 @@ def listener(redis_url):
     queue = QueueListener()
     yield queue
     queue.close()
-
-
-def wait_until(predicate, timeout: float, step: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 @pytest.mark.worker

@@ -17,7 +17,6 @@ import io
 import json
 import os
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
@@ -32,6 +31,7 @@ from tests.approvals.callback_receiver import CallbackReceiver
 from tests.approvals.conftest import LARGE_ORDER, envelope_with
 from tests.approvals.test_queue_browser import browser  # noqa: F401  (Chromium, or skip/fail)
 from tests.conftest import is_postgres
+from tests.waiting import wait_until
 from tests.worker import purge_queue, start_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker]
@@ -128,16 +128,6 @@ def fan_out(bases: tuple[str, str], token: str, bodies: list[dict]) -> list[dict
 
 def codes(answer: dict) -> set[str]:
     return {r["code"] for r in answer.get("reasons", [])}
-
-
-def wait_until(predicate, timeout: float = WAIT, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def test_decides_on_both_processes_stay_exact(cluster, make_agent):
@@ -270,14 +260,14 @@ def test_each_escalation_expires_exactly_once_with_two_workers(cluster, callback
             rids = [decide_at(agent, (a, b)[i % 2], bot.token, {**LARGE_ORDER, "resource": f"vendor:e{i}"})["id"]
                     for i in range(count)]
         assert all(DecisionRequest.objects.get(pk=rid).status == "pending" for rid in rids)
-        expired = wait_until(lambda: DecisionRequest.objects.filter(pk__in=rids, status="expired").count() == count)
+        expired = wait_until(lambda: DecisionRequest.objects.filter(pk__in=rids, status="expired").count() == count, WAIT)
         assert expired, "\n".join(w.log() for w in workers)
-        delivered = wait_until(lambda: AuditEvent.objects.filter(request_id__in=rids, kind="callback.delivered").count() >= count)
+        delivered = wait_until(lambda: AuditEvent.objects.filter(request_id__in=rids, kind="callback.delivered").count() >= count, WAIT)
         assert delivered, "\n".join(w.log() for w in workers)
         # Every ETA task has run (on either worker) and a sweep ran after the last expiry and
         # found nothing left: whatever could expire one twice has had its chance.
         mark = len(workers[0].lines)
-        ran = wait_until(lambda: sum(_eta_tasks_done(w) for w in workers) >= count and _empty_sweep_after(workers[0], mark))
+        ran = wait_until(lambda: sum(_eta_tasks_done(w) for w in workers) >= count and _empty_sweep_after(workers[0], mark), WAIT)
         assert ran, "\n".join(w.log() for w in workers)
         deliveries = receiver.deliveries[:]
         print(f"\nexpiry ETA tasks per worker: {[_eta_tasks_done(w) for w in workers]}")
