@@ -4,8 +4,9 @@
 
 Creates and migrates a fresh PostgreSQL database (airlock_bench_scale on 127.0.0.1; refuses
 anything else), seeds the 20-capability envelope for N agents and a month of history
-(bench/decide_http.py's helpers), starts two ASGI processes exactly as decide_http.py starts
-one, then alternates closed-loop rounds:
+(bench/decide_http.py's helpers), starts two web processes, each what `make serve` runs with
+one worker (gunicorn, deploy/gunicorn.conf.py, WEB_CONCURRENCY=1), then alternates closed-loop
+rounds:
   1 process:   all connections to process A (B idles);
   2 processes: the same number of connections, half to A and half to B
                (what a load balancer in front of them does).
@@ -20,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,7 +35,10 @@ from bench import loadgen  # noqa: E402
 from bench.decide_http import (  # noqa: E402
     HOST,
     PYTHON,
+    RECOMMENDED,
+    SERVES,
     Backend,
+    Serve,
     free_port,
     makers,
     postgres_backend,
@@ -45,10 +48,17 @@ from bench.decide_http import (  # noqa: E402
     redis_cleanup,
     redis_reachable,
     start_server,
+    stop_server,
+    tree_pids,
     wait_ready,
 )
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/airlock_bench_scale"
+# One web process as `make serve` runs it, with one worker: N of them is N processes.
+SERVE = Serve(
+    "serve-1", "make serve's configuration with one worker", SERVES[RECOMMENDED].argv,
+    tuple((k, "1" if k == "WEB_CONCURRENCY" else v) for k, v in SERVES[RECOMMENDED].env),
+)
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -96,7 +106,7 @@ def main() -> int:
     if redis_url and redis_reachable(redis_url):
         env["REDIS_URL"] = redis_url
     backend.env = env
-    print("decide throughput, 1 web process vs 2, same run: uvicorn as bench/decide_http.py starts it, "
+    print("decide throughput, 1 web process vs 2, same run: each one is make serve with one worker (gunicorn + a uvicorn worker, AIRLOCK_SYNC_API=1), "
           f"load generator in this process on {HOST}")
     print(f"machine: {os.cpu_count()} CPUs shared by the servers, PostgreSQL and the load generator; "
           f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
@@ -108,7 +118,7 @@ def main() -> int:
     try:
         for name in ("scale-a", "scale-b"):
             port = free_port()
-            servers.append((port, start_server(Backend(name, env), port)))
+            servers.append((port, start_server(Backend(name, env), SERVE, port)))
         tag = f"r{time.time_ns()}"
         targets = []
         for i, (port, proc) in enumerate(servers):
@@ -125,10 +135,10 @@ def main() -> int:
         statuses: Counter = Counter()
         for _ in range(args.rounds):
             for procs in (1, 2):
-                before = (machine_busy(), [proc_cpu(p.pid) for _, p in servers],
+                before = (machine_busy(), [sum(proc_cpu(pid) for pid in tree_pids(p.pid)) for _, p in servers],
                           sum(proc_cpu(pid) for pid in db_pids()), time.process_time())
                 r = loadgen.run(split_closed_loop(targets[:procs], args.connections, args.seconds))
-                after = (machine_busy(), [proc_cpu(p.pid) for _, p in servers],
+                after = (machine_busy(), [sum(proc_cpu(pid) for pid in tree_pids(p.pid)) for _, p in servers],
                          sum(proc_cpu(pid) for pid in db_pids()), time.process_time())
                 web = [(b - a) / TICK / r.seconds for a, b in zip(before[1], after[1], strict=True)]
                 cpu[procs].append({
@@ -141,12 +151,7 @@ def main() -> int:
                     decisions[json.loads(body).get("decision", "error")] += 1
     finally:
         for _, proc in servers:
-            proc.send_signal(signal.SIGINT)
-        for _, proc in servers:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
         redis_cleanup(env)
 
     print(f"\n  {'processes':<10} {'decide/s per round':<32} {'median':>8} {'p50 ms':>8} {'p99 ms':>8}")
