@@ -46,25 +46,16 @@ def _new_model_version(request: DecisionRequest) -> str | None:
     return None if used else version
 
 
-_UNKNOWN = object()
-
-
-def anomaly_classify(request: DecisionRequest, envelope_created_at=_UNKNOWN) -> tuple[str, str]:
-    """(tag, tag_reason) for a violation, from what was known when it happened. decide passes
-    the created_at of the envelope it evaluated (request.envelope), read with the agent's
-    lock, so that the envelope row need not be read again."""
+def anomaly_classify(request: DecisionRequest, envelope_created_at) -> tuple[str, str]:
+    """(tag, tag_reason) for a violation, from what was known when it happened.
+    `envelope_created_at`: when the envelope it was evaluated under (request.envelope) was
+    activated, as decide read it with the agent's lock, so that row is not read again."""
     security, reliability = [], []
     if request.input_source == "user":
         security.append("input_source is 'user': the request follows user-provided input")
-    if envelope_created_at is _UNKNOWN:
-        envelope = request.envelope
-        version, created_at = (envelope.version, envelope.created_at) if envelope is not None else (None, None)
-    elif request.envelope_id is not None:
-        version, created_at = request.envelope_version, envelope_created_at
-    else:
-        version = created_at = None
+    version = request.envelope_version if request.envelope_id is not None else None
     window = settings.AIRLOCK_ANOMALY_ENVELOPE_WINDOW
-    if version is not None and version > 1 and created_at > request.created_at - timedelta(seconds=window):
+    if version is not None and version > 1 and envelope_created_at > request.created_at - timedelta(seconds=window):
         reliability.append(f"envelope v{version} was activated within {format_duration(window)} of this request")
     version = _new_model_version(request)
     if version:

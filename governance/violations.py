@@ -6,7 +6,6 @@ from governance.audit import audit_record
 from governance.breaker import breaker_check
 from governance.models import Agent, Anomaly, DecisionRequest
 from governance.rows import insert
-from governance.services import envelope_compiled
 
 
 def violation_details(request: DecisionRequest) -> dict:
@@ -33,20 +32,13 @@ def violation_details(request: DecisionRequest) -> dict:
     }
 
 
-_UNKNOWN = object()
-
-
-def violation_record(*, request: DecisionRequest, agent: Agent, compiled=_UNKNOWN) -> Anomaly:
+def violation_record(*, request: DecisionRequest, agent: Agent, compiled) -> Anomaly:
     """Capture a violation with its full context, then let the breaker count it.
     Runs in the decide transaction, under the agent row lock. decide passes the compiled
     envelope it evaluated (request.envelope's) and the agent as lock_agent read it (with
     envelope_created_at), so nothing is read again."""
-    if compiled is _UNKNOWN:
-        tag, tag_reason = anomaly_classify(request)
-        breaker = envelope_compiled(request.envelope).breaker if request.envelope_id else None
-    else:
-        tag, tag_reason = anomaly_classify(request, getattr(agent, "envelope_created_at", None))
-        breaker = compiled.breaker if request.envelope_id and compiled is not None else None
+    tag, tag_reason = anomaly_classify(request, getattr(agent, "envelope_created_at", None))
+    breaker = compiled.breaker if request.envelope_id and compiled is not None else None
     reason = request.reasons[0] if request.reasons else {}
     anomaly = insert(Anomaly(
         request=request,
