@@ -26,6 +26,7 @@ the functions only keep the record there (the order is still checked in the SQLi
 """
 
 import hashlib
+from functools import cache
 
 from django.db import connection, transaction
 
@@ -113,7 +114,7 @@ def lock_agent(pk: int):
     fields = Agent._meta.concrete_fields
     values = list(row[: len(fields)])
     # Each column through the converters the ORM would apply (SQLite returns datetimes as text).
-    for i, col, converters in _converters(fields):
+    for i, col, converters in _converters():
         for converter in converters:
             values[i] = converter(values[i], col, connection)
     agent = Agent.from_db(connection.alias, [f.attname for f in fields], values)
@@ -123,34 +124,23 @@ def lock_agent(pk: int):
     return agent
 
 
-_converter_lists: dict = {}
+@cache
+def _converters() -> list:
+    """[(column index, Col, converters)] for the agent's columns that have any, built once per
+    process like the statement below."""
+    from governance.models import Agent
 
-
-def _converters(fields) -> list:
-    """[(column index, Col, converters)] for the columns that have any (per backend, cached)."""
-    found = _converter_lists.get(connection.vendor)
-    if found is None:
-        found = []
-        for i, field in enumerate(fields):
-            col = field.cached_col
-            converters = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
-            if converters:
-                found.append((i, col, converters))
-        _converter_lists[connection.vendor] = found
+    found = []
+    for i, field in enumerate(Agent._meta.concrete_fields):
+        col = field.cached_col
+        converters = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
+        if converters:
+            found.append((i, col, converters))
     return found
 
 
-_lock_sql: dict = {}
-
-
+@cache
 def _lock_agent_sql() -> str:
-    sql = _lock_sql.get(connection.vendor)
-    if sql is None:
-        sql = _lock_sql[connection.vendor] = _build_lock_agent_sql()
-    return sql
-
-
-def _build_lock_agent_sql() -> str:
     from governance.models import Agent, Envelope
 
     q = connection.ops.quote_name
