@@ -139,6 +139,10 @@ if DATABASE_URL:
         # seconds before it answers 503 deny (the contract says within 3 s): libpq's connect
         # timeout bounds each attempt, the pool's timeout bounds the wait for a connection.
         options.setdefault("connect_timeout", AIRLOCK_DB_CONNECT_TIMEOUT)
+        # Statements run through shared.db.prepared_cursor() (the decide path's) are prepared
+        # once per connection after this many runs; 0 turns that off (a transaction-pooling
+        # proxy). Everything else keeps Django's client-side binding and never prepares.
+        options.setdefault("prepare_threshold", envint("AIRLOCK_DB_PREPARE_THRESHOLD", "2") or None)
         options["pool"] = {
             "min_size": 2,
             "max_size": envint("AIRLOCK_DB_POOL_SIZE", "10"),

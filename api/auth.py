@@ -11,8 +11,9 @@ from rest_framework import authentication, exceptions, permissions
 
 from approvals.eligibility import is_person
 from approvals.tokens import PERSONAL_KIND, user_for_personal_token
+from governance.agents import agent_for_token_prefix
 from governance.errors import NotEligible, Unavailable
-from governance.models import Agent, AgentToken
+from governance.models import Agent
 from governance.tokens import token_matches, token_prefix
 
 AGENT_KIND = "alk"
@@ -50,10 +51,20 @@ def agent_for_token(token: str) -> Agent | None:
     prefix = token_prefix(token, AGENT_KIND)
     if prefix is None:
         return None
-    row = AgentToken.objects.select_related("agent").filter(prefix=prefix, revoked_at__isnull=True).first()
-    if row is None or not token_matches(token, row.digest):
+    found = agent_for_token_prefix(prefix)
+    if found is None or not token_matches(token, found[0]):
         return None
-    return row.agent
+    return found[1]
+
+
+def agent_for_token_checked(token: str) -> Agent | None:
+    """agent_for_token, but a token that cannot be checked raises Unavailable: the contract's
+    503 deny, never a 500."""
+    try:
+        return agent_for_token(token)
+    except DatabaseFailure as exc:
+        logger.warning("agent token lookup failed (%s); answering 503 deny", type(exc).__name__)
+        raise Unavailable(f"decision store unavailable ({type(exc).__name__}); treat as deny") from exc
 
 
 class AgentTokenAuthentication(authentication.BaseAuthentication):
@@ -67,12 +78,7 @@ class AgentTokenAuthentication(authentication.BaseAuthentication):
             return None
         if not token.startswith(f"{AGENT_KIND}_"):
             return None  # maybe a person's token; another authenticator may take it
-        try:
-            agent = agent_for_token(token)
-        except DatabaseFailure as exc:
-            # The token cannot be checked: fail closed with the contract's 503 deny, not a 500.
-            logger.warning("agent token lookup failed (%s); answering 503 deny", type(exc).__name__)
-            raise Unavailable(f"decision store unavailable ({type(exc).__name__}); treat as deny") from exc
+        agent = agent_for_token_checked(token)
         if agent is None:
             raise exceptions.AuthenticationFailed("unknown or revoked token")
         return AgentPrincipal(agent), token

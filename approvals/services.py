@@ -36,6 +36,7 @@ from governance.models import DecisionRequest
 from governance.outbox import outbox_insert, outbox_written
 from governance.policy import EscalationSpec
 from governance.rows import insert
+from shared.db import prepared_cursor
 
 PENDING = DecisionRequest.Status.PENDING
 CHOICES = ("approve", "deny")
@@ -112,7 +113,7 @@ def _escalation_insert(escalation: Escalation, groups: list[str], steps: list[Es
         [step.kind for step in steps], [step.position for step in steps], [step.group for step in steps],
         [step.due_at for step in steps], *outbox_params,
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         (row_id,) = cursor.fetchone()
     escalation._state.adding = False

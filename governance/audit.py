@@ -24,7 +24,8 @@ from governance.audit_hashing import GENESIS, ChainBreak, audit_key, keyed_hash
 from governance.canonical import canonical_json
 from governance.locks import claim_chain_head, lock_chain_head, require_agent
 from governance.models import Agent, AuditChainHead, AuditEvent
-from governance.rows import insert, insert_parts, inserted
+from governance.rows import insert, insert_parts, inserted, select_placeholders
+from shared.db import prepared_cursor
 
 __all__ = ["GENESIS", "ChainBreak", "audit_key", "audit_record", "audit_verify", "keyed_hash"]
 
@@ -191,12 +192,12 @@ def _append_guarded(event: AuditEvent, head: tuple[int, str], row=None) -> bool:
         row_columns, row_values = insert_parts(row)
         row_sql = f"new_row AS (INSERT INTO {row_table} ({row_columns}) VALUES ({', '.join(['%s'] * len(row_values))})), "
     columns, values = insert_parts(event)
-    placeholders = ", ".join(["%s"] * len(values))
+    placeholders = select_placeholders(AuditEvent)
     sql = (
         f"WITH {row_sql}head AS (UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s AND seq = %s AND hash = %s "
         f"RETURNING 1) INSERT INTO {_EVENT_TABLE} ({columns}) SELECT {placeholders} FROM head RETURNING id"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [*row_values, event.seq, event.hash, event.chain, head[0], head[1], *values])
         appended = cursor.fetchone()
     if row is not None:

@@ -21,6 +21,7 @@ from governance.policy.durations import format_duration
 from governance.signals import breaker_reset as breaker_reset_signal
 from governance.signals import breaker_tripped as breaker_tripped_signal
 from governance.signals import send_after_commit
+from shared.db import prepared_cursor
 
 
 def breaker_violations(*, agent: Agent, window: int, now: datetime) -> int:
@@ -30,7 +31,7 @@ def breaker_violations(*, agent: Agent, window: int, now: datetime) -> int:
         since = agent.breaker_reset_at
     # Plain SQL (one index range scan, as the ORM's count): this runs on every violation, and
     # building the ORM statement cost more CPU than the database spent answering it.
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_violations_sql(), [agent.pk, True, connection.ops.adapt_datetimefield_value(since)])
         return cursor.fetchone()[0]
 

@@ -26,6 +26,7 @@ from governance.policy.facts import (
 )
 from governance.policy.limits import MAX_ENVELOPE_BYTES
 from governance.policy.source import SourceError, load_yaml
+from shared.db import prepared_cursor
 
 logger = logging.getLogger("airlock.facts")
 
@@ -127,7 +128,7 @@ def facts_for_resource(resource: str) -> FactsInForce:
     equality on (literal, resource); the glob entries, which are few, by the partial index
     fact_globs), merged by the engine's rule. Raises DatabaseError, which decide turns into a
     503 deny."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_lookup_sql(), [True, resource, False])
         rows = cursor.fetchall()
     if not rows:

@@ -30,6 +30,9 @@ from functools import cache
 
 from django.db import connection, transaction
 
+from governance.rows import agent_columns, agent_from_row
+from shared.db import prepared_cursor
+
 AGENT, SEQUENCE, ESCALATION, CHAIN_HEAD = 1, 2, 3, 4
 RANK_NAMES = {AGENT: "agent", SEQUENCE: "sequence key", ESCALATION: "escalation", CHAIN_HEAD: "audit chain head"}
 
@@ -106,37 +109,16 @@ def lock_agent(pk: int):
     from governance.models import Agent
 
     _take(AGENT, pk)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_lock_agent_sql(), [pk])
         row = cursor.fetchone()
     if row is None:
         raise Agent.DoesNotExist(f"agent {pk} no longer exists")
-    fields = Agent._meta.concrete_fields
-    values = list(row[: len(fields)])
-    # Each column through the converters the ORM would apply (SQLite returns datetimes as text).
-    for i, col, converters in _converters():
-        for converter in converters:
-            values[i] = converter(values[i], col, connection)
-    agent = Agent.from_db(connection.alias, [f.attname for f in fields], values)
-    created_at = row[len(fields)]
+    agent = agent_from_row(row)
+    created_at = row[len(Agent._meta.concrete_fields)]
     convert = getattr(connection.ops, "convert_datetimefield_value", None)
     agent.envelope_created_at = convert(created_at, None, connection) if convert is not None else created_at
     return agent
-
-
-@cache
-def _converters() -> list:
-    """[(column index, Col, converters)] for the agent's columns that have any, built once per
-    process like the statement below."""
-    from governance.models import Agent
-
-    found = []
-    for i, field in enumerate(Agent._meta.concrete_fields):
-        col = field.cached_col
-        converters = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
-        if converters:
-            found.append((i, col, converters))
-    return found
 
 
 @cache
@@ -150,9 +132,8 @@ def _lock_agent_sql() -> str:
         lock = " FOR UPDATE OF a"
     else:
         lock = ""
-    columns = ", ".join(f"a.{q(f.column)}" for f in Agent._meta.concrete_fields)
     return (
-        f"SELECT {columns}, e.created_at FROM {q(Agent._meta.db_table)} a "
+        f"SELECT {agent_columns('a')}, e.created_at FROM {q(Agent._meta.db_table)} a "
         f"LEFT JOIN {q(Envelope._meta.db_table)} e ON e.id = a.active_envelope_id WHERE a.id = %s{lock}"
     )
 
@@ -184,7 +165,7 @@ def lock_sequence_keys(keys: dict[int, bool]) -> None:
     calls = ", ".join(
         "pg_advisory_xact_lock(%s)" if keys[key] else "pg_advisory_xact_lock_shared(%s)" for key in ordered
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         # One statement; its target list is evaluated left to right, i.e. in key order.
         cursor.execute(f"SELECT {calls}", ordered)
 
@@ -214,7 +195,7 @@ def lock_chain_head(chain: str) -> tuple[int, str] | None:
 
     _take(CHAIN_HEAD, chain)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(f"SELECT seq, hash FROM {AuditChainHead._meta.db_table} WHERE chain = %s{lock}", [chain])
         return cursor.fetchone()
 

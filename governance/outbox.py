@@ -37,6 +37,8 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from shared.db import prepared_cursor
+
 logger = logging.getLogger("airlock.outbox")
 
 TABLE = "governance_outboxevent"
@@ -73,7 +75,7 @@ def outbox_send(signal: Signal, **kwargs) -> None:
         transaction.on_commit(lambda: signal.send_robust(sender=None, **kwargs))
         return
     sql, params = outbox_insert(signal, **kwargs)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         (row_id,) = cursor.fetchone()
     outbox_written(row_id)

@@ -7,10 +7,14 @@ whether or not anything listens. save() is used only where the database cannot r
 generated ids.
 """
 
+import uuid
+from datetime import datetime
 from functools import cache
 
 from django.db import connection
-from django.db.models import Model, signals
+from django.db.models import DateField, Field, JSONField, Model, signals
+
+from shared.db import prepared_cursor
 
 
 @cache
@@ -29,14 +33,86 @@ def _statement(model: type[Model]) -> tuple[list, str, str]:
     return fields, sql, columns
 
 
+@cache
+def select_placeholders(model: type[Model]) -> str:
+    """The placeholders of `model`'s INSERT (in _statement's order) for an INSERT ... SELECT:
+    each cast to its column's type unless it is text, because a parameter in a SELECT list
+    has no column to take its type from when bound on the server (shared/db.py). Text stays
+    uncast, so an overlong value is refused by the column, never truncated by a cast."""
+    text = {"CharField", "TextField", "SlugField", "EmailField", "URLField"}
+    fields, _sql, _columns = _statement(model)
+    return ", ".join(
+        "%s" if f.get_internal_type() in text else f"%s::{f.db_type(connection)}" for f in fields
+    )
+
+
+@cache
+def _preparers(model: type[Model]) -> list:
+    """For each value of `model`'s INSERT: a function of the instance giving what
+    `field.get_db_prep_save(field.pre_save(instance, True), connection)` gives, as save() does.
+    The common cases (a str, an int, a bool, an aware datetime, a UUID, a dict or list for
+    JSON, None) skip Django's per-call chain of to_python/get_prep_value/get_db_prep_value;
+    anything else takes that chain. tests/governance/test_rows_insert.py checks both agree."""
+    fields, _sql, _columns = _statement(model)
+    return [_preparer(f) for f in fields]
+
+
+def _preparer(field: Field):
+    attname = field.attname
+
+    def generic(instance):
+        return field.get_db_prep_save(field.pre_save(instance, True), connection)
+
+    plain_pre_save = type(field).pre_save is Field.pre_save or (
+        isinstance(field, DateField) and not field.auto_now and not field.auto_now_add
+    )
+    if not plain_pre_save:
+        return generic
+    target = field.target_field if field.is_relation else field
+    kind, ops = target.get_internal_type(), connection.ops
+    if kind in ("CharField", "TextField"):
+        fast = lambda v: v if type(v) is str else _GENERIC  # noqa: E731
+    elif kind in ("IntegerField", "PositiveIntegerField", "BigIntegerField", "SmallIntegerField",
+                  "PositiveSmallIntegerField", "PositiveBigIntegerField"):
+        fast = lambda v: ops.adapt_integerfield_value(v, kind) if type(v) is int else _GENERIC  # noqa: E731
+    elif kind in ("AutoField", "BigAutoField", "SmallAutoField"):  # a foreign key's value, mostly
+        fast = lambda v: ops.validate_autopk_value(v) if type(v) is int else _GENERIC  # noqa: E731
+    elif kind == "BooleanField":
+        fast = lambda v: v if type(v) is bool else _GENERIC  # noqa: E731
+    elif kind == "DateTimeField":
+        fast = lambda v: (  # noqa: E731
+            ops.adapt_datetimefield_value(v) if isinstance(v, datetime) and v.tzinfo is not None else _GENERIC
+        )
+    elif kind == "UUIDField":
+        native = connection.features.has_native_uuid_field
+        fast = lambda v: (v if native else v.hex) if type(v) is uuid.UUID else _GENERIC  # noqa: E731
+    elif isinstance(target, JSONField):
+        encoder = target.encoder
+        fast = lambda v: ops.adapt_json_value(v, encoder) if type(v) in (dict, list) else _GENERIC  # noqa: E731
+    else:
+        return generic
+
+    def prepare(instance):
+        value = getattr(instance, attname)
+        if value is None:  # every kind above stores None as NULL
+            return None
+        prepared = fast(value)
+        return generic(instance) if prepared is _GENERIC else prepared
+
+    return prepare
+
+
+_GENERIC = object()  # "take Django's chain for this value"
+
+
 def insert_parts(instance: Model) -> tuple[str, list]:
     """For a statement that inserts `instance` inside a larger one (audit.py's one-statement
     append): its column list and prepared values, after sending pre_save. Call inserted()
     once the row is in."""
     model = type(instance)
     signals.pre_save.send(sender=model, instance=instance, raw=False, using=connection.alias, update_fields=None)
-    fields, _sql, columns = _statement(model)
-    return columns, [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    _fields, _sql, columns = _statement(model)
+    return columns, [prepare(instance) for prepare in _preparers(model)]
 
 
 def inserted(instance: Model, pk=None) -> None:
@@ -57,9 +133,9 @@ def insert(instance: Model) -> Model:
         instance.save(force_insert=True)
         return instance
     signals.pre_save.send(sender=model, instance=instance, raw=False, using=connection.alias, update_fields=None)
-    fields, sql, _columns = _statement(model)
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    _fields, sql, _columns = _statement(model)
+    params = [prepare(instance) for prepare in _preparers(model)]
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         if model._meta.pk.db_returning:
             setattr(instance, model._meta.pk.attname, cursor.fetchone()[0])
@@ -69,3 +145,40 @@ def insert(instance: Model) -> Model:
         sender=model, instance=instance, created=True, raw=False, using=connection.alias, update_fields=None
     )
     return instance
+
+
+# --- an Agent from plain SQL (the agent lock, the token lookup) -------------------------------
+@cache
+def agent_columns(alias: str) -> str:
+    """The agent's columns, qualified by `alias`, in the order agent_from_row() reads them."""
+    from governance.models import Agent
+
+    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in Agent._meta.concrete_fields)
+
+
+def agent_from_row(row) -> Model:
+    """An Agent from the first len(concrete fields) values of `row` (agent_columns' order),
+    each through the converters the ORM would apply (SQLite returns datetimes as text)."""
+    from governance.models import Agent
+
+    fields = Agent._meta.concrete_fields
+    values = list(row[: len(fields)])
+    for i, col, converters in _agent_converters():
+        for converter in converters:
+            values[i] = converter(values[i], col, connection)
+    return Agent.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+@cache
+def _agent_converters() -> list:
+    """[(column index, Col, converters)] for the agent's columns that have any, built once per
+    process like the statements that read them."""
+    from governance.models import Agent
+
+    found = []
+    for i, field in enumerate(Agent._meta.concrete_fields):
+        col = field.cached_col
+        converters = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
+        if converters:
+            found.append((i, col, converters))
+    return found

@@ -41,6 +41,7 @@ from governance.state_tables import (
     seen_sql,
     tally_sql,
 )
+from shared.db import prepared_cursor
 
 SESSION_LENGTH = DecisionRequest._meta.get_field("session").max_length
 _TABLE = DecisionRequest._meta.db_table
@@ -215,7 +216,7 @@ class DatabaseState:
                 params.extend(sql[1])
         if not columns:
             return
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute("SELECT " + ", ".join(columns), params)
             row = cursor.fetchone()
         self._answers.update(zip(keys, row, strict=True))

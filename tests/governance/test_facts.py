@@ -14,10 +14,17 @@ from django.test.utils import CaptureQueriesContext
 
 from governance.decide import DecideInput, decide
 from governance.errors import InvalidInput
-from governance.facts import fact_proposal_decide, fact_propose, facts_apply, facts_for_resource
+from governance.facts import (
+    _lookup_sql,
+    fact_proposal_decide,
+    fact_propose,
+    facts_apply,
+    facts_for_resource,
+)
 from governance.knowledge_models import Fact, FactProposal, FactSet
 from governance.models import AuditEvent
 from governance.services import agent_create, envelope_apply
+from shared.db import prepared_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -120,8 +127,10 @@ def test_facts_lookup_uses_the_indexes_on_postgresql():
         cursor.execute("ANALYZE governance_fact")
     with CaptureQueriesContext(connection) as queries:
         facts_for_resource("db:host-17")
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + queries[0]["sql"])
+    assert len(queries) == 1
+    # The statement it ran, with its parameters bound the same way (on the server: shared/db.py).
+    with prepared_cursor() as cursor:
+        cursor.execute("EXPLAIN " + _lookup_sql(), [True, "db:host-17", False])
         plan = "\n".join(r[0] for r in cursor.fetchall())
     assert "fact_literal_resource" in plan and "fact_globs" in plan and "Seq Scan" not in plan, plan
 

@@ -72,3 +72,40 @@ def test_a_listener_does_not_change_how_the_row_is_written(procurement, monkeypa
         post_save.disconnect(_heard, sender=DecisionRequest)
     assert heard == [row.pk]
     assert DecisionRequest.objects.filter(pk=row.pk).exists()
+
+
+def test_the_fast_preparers_give_what_get_db_prep_save_gives(procurement):
+    """rows._preparers skips Django's per-value chain for common types; every value must be the
+    one save() would send (for Jsonb adapters: the same object and dumps)."""
+    from django.db import connection
+
+    from approvals.models import Escalation
+    from governance.models import Anomaly, AuditEvent
+    from governance.rows import _preparers, _statement
+
+    def same(a, b):
+        if hasattr(a, "obj") and hasattr(b, "obj"):  # psycopg's Jsonb wrapper
+            return type(a) is type(b) and a.obj == b.obj
+        return type(a) is type(b) and a == b
+
+    request = request_row(procurement.agent, "prep")
+    rows = [
+        request,
+        request_row(procurement.agent, None),
+        AuditEvent(chain="agent:1", seq=70000, prev_hash="p", hash="h", kind="k", actor="a", agent=procurement.agent,
+                   request_id=str(request.pk), payload={"a": [1, 2.5, None]}, created_at=NOW),
+        AuditEvent(chain="system", seq=1, prev_hash="p", hash="h", kind="k", actor="a", payload=[], created_at=NOW),
+        Anomaly(request=request, agent=procurement.agent, code="c", details={}, created_at=NOW),
+        Escalation(request=request, quorum=2, approver_groups=["ops"], deadline=NOW, created_at=NOW),
+    ]
+    checked = 0
+    for row in rows:
+        fields, _sql, _columns = _statement(type(row))
+        for field, prepare in zip(fields, _preparers(type(row)), strict=True):
+            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                continue  # Django's own pre_save stamps the time on each call: nothing fast to compare
+            expected = field.get_db_prep_save(field.pre_save(row, True), connection)
+            got = prepare(row)
+            assert same(got, expected), (type(row).__name__, field.name, got, expected)
+            checked += 1
+    assert checked > 40
