@@ -10,7 +10,7 @@ from django.utils import timezone
 from governance.audit import audit_record
 from governance.canonical import action_digest
 from governance.errors import Conflict, Unavailable
-from governance.facts import facts_for_resource
+from governance.facts import facts_for_resource, facts_from_rows, facts_subquery
 from governance.locks import lock_agent, lock_sequence_keys, sequence_keys
 from governance.models import Agent, DecisionRequest
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
@@ -100,7 +100,9 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
     # Lock the agent (governance/locks.py: agent -> sequence keys -> escalation -> chain
     # head): one decision per agent at a time keeps its counts exact and its audit chain
     # ordered, without making other agents wait.
-    agent = lock_agent(agent.pk)
+    # PostgreSQL: the facts about this resource ride on the lock's statement (facts.py).
+    facts_query = facts_subquery(data.resource)
+    agent = lock_agent(agent.pk, also=facts_query)
     params, context = data.params or {}, data.context or {}
     # Compiled once per envelope version and process; the row is read only on a miss.
     envelope_id = agent.active_envelope_id
@@ -114,7 +116,10 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
         if compiled is not None and compiled.mode == "supervised":
             supervised = True
         # The facts about this resource (one indexed query), the CEL variable `facts`.
-        facts_in_force = facts_for_resource(data.resource)
+        if facts_query is not None:
+            facts_in_force = facts_from_rows(agent.also, data.resource)
+        else:
+            facts_in_force = facts_for_resource(data.resource)
         request = PolicyRequest(
             action=data.action,
             resource=data.resource,

@@ -2,6 +2,7 @@
 indexed query), and the "remember this" proposals an admin accepts. Format and the merge rule:
 governance/policy/facts.py and docs/facts.md."""
 
+import json
 import logging
 from datetime import datetime
 from functools import cache
@@ -131,6 +132,33 @@ def facts_for_resource(resource: str) -> FactsInForce:
     with prepared_cursor() as cursor:
         cursor.execute(_lookup_sql(), [True, resource, False])
         rows = cursor.fetchall()
+    return facts_from_rows(rows, resource)
+
+
+def facts_subquery(resource: str) -> tuple[str, list] | None:
+    """The same lookup as one scalar value (a jsonb array of [version, resource, values,
+    position]) for a statement that reads it beside something else: decide's agent lock
+    (governance/locks.py, `also`). None where that is not available (SQLite): then call
+    facts_for_resource(). Facts are not ordered by the agent's lock, so reading them in that
+    statement's snapshot is the same as reading them just before it."""
+    if connection.vendor != "postgresql":
+        return None
+    return _subquery_sql(), [True, resource, False]
+
+
+@cache
+def _subquery_sql() -> str:
+    return (
+        "(SELECT jsonb_agg(jsonb_build_array(f.version, f.resource, f.values, f.position)) "
+        f"FROM ({_lookup_sql()}) AS f)"
+    )
+
+
+def facts_from_rows(rows, resource: str) -> FactsInForce:
+    """FactsInForce from the lookup's rows (version, resource, values, position), in its order;
+    or from facts_subquery's value (its JSON text: Django's connections load jsonb as text)."""
+    if isinstance(rows, str):
+        rows = json.loads(rows)
     if not rows:
         return NO_FACTS
     field = Fact._meta.get_field("values")

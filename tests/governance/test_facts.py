@@ -118,6 +118,24 @@ def test_facts_lookup_is_one_query():
 
 
 @pytest.mark.usefixtures("postgres")
+def test_on_postgresql_decide_reads_the_facts_with_the_agent_lock():
+    """One round trip fewer per decision: the lookup is a subquery of the lock's statement, and
+    it answers exactly what the lookup of its own answers."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://... (.ci/run does)")
+    agent = _infra_agent()
+    facts_apply(source=FACTS.read_text())
+    teardown = DecideInput("db.replica.teardown", "db:replica-7", {"utilisation": 0.03}, {"input_source": "model"})
+    with CaptureQueriesContext(connection) as queries:
+        row, _ = decide(agent=agent, data=teardown)
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not any(sql.startswith('SELECT "version", "resource"') for sql in statements), statements
+    assert sum("jsonb_agg" in sql and "FOR NO KEY UPDATE" in sql for sql in statements) == 1
+    alone = facts_for_resource("db:replica-7")
+    assert row.facts == alone.as_dict()
+    assert row.decision == "deny"
+
+
 def test_facts_lookup_uses_the_indexes_on_postgresql():
     facts_apply(source=yaml.safe_dump({"facts": [
         *({"resource": f"db:host-{i}", "owner": "dba"} for i in range(3000)),
