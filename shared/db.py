@@ -20,31 +20,32 @@ e.g. `INSERT ... SELECT %s::uuid`).
 
 from functools import cache
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 
 def prepared_cursor():
     """A Django cursor (use it as a context manager) binding and preparing on the server."""
-    if connection.vendor != "postgresql" or not connection.settings_dict["OPTIONS"].get("prepare_threshold"):
-        return connection.cursor()
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, register_tzloader
-    from psycopg.pq import Format
-
-    # As connection.cursor() does (BaseDatabaseWrapper._cursor, create_cursor), with the
-    # server-binding class.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        cursor = _cursor_class()(connection.connection)
-        tzloader = cursor.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
-        if connection.timezone != tzloader.timezone:
-            register_tzloader(connection.timezone, cursor)
-        return connection._prepare_cursor(cursor)
+    db = connections[DEFAULT_DB_ALIAS]  # the thread's wrapper, looked up once (not the proxy per attribute)
+    if db.vendor != "postgresql" or not db.settings_dict["OPTIONS"].get("prepare_threshold"):
+        return db.cursor()
+    # As db.cursor() does (BaseDatabaseWrapper._cursor, create_cursor), with the server-binding class.
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        cursor_class, tz_check = _cursor_class()
+        cursor = cursor_class(db.connection)
+        tz_check(db, cursor)
+        return db._prepare_cursor(cursor)
 
 
 @cache
 def _cursor_class():
-    from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.postgresql.base import (
+        TIMESTAMPTZ_OID,
+        ServerBindingCursor,
+        register_tzloader,
+    )
+    from psycopg.pq import Format
 
     class PreparingCursor(ServerBindingCursor):
         def _send_query_prepared(self, name, pgq, *, binary=None):
@@ -53,4 +54,9 @@ def _cursor_class():
             self._query = pgq
             super()._send_query_prepared(name, pgq, binary=binary)
 
-    return PreparingCursor
+    def tz_check(db, cursor):
+        # Register the cursor's time zone only if the connection's differs (as create_cursor).
+        if db.timezone != cursor.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
+            register_tzloader(db.timezone, cursor)
+
+    return PreparingCursor, tz_check
