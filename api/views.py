@@ -109,6 +109,8 @@ def _fast_candidate(request: HttpRequest) -> bool:
         return False
     if request.META.get("HTTP_ACCEPT", "*/*") not in ("*/*", "application/json"):
         return False
+    if not request.META.get("CONTENT_LENGTH", "").isdigit():
+        return False  # no Content-Length (chunked): DRF reads no body, and answers that
     token = bearer(request)
     return token is not None and token.startswith(f"{AGENT_KIND}_")
 

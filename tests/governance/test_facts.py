@@ -121,8 +121,6 @@ def test_facts_lookup_is_one_query():
 def test_on_postgresql_decide_reads_the_facts_with_the_agent_lock():
     """One round trip fewer per decision: the lookup is a subquery of the lock's statement, and
     it answers exactly what the lookup of its own answers."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://... (.ci/run does)")
     agent = _infra_agent()
     facts_apply(source=FACTS.read_text())
     teardown = DecideInput("db.replica.teardown", "db:replica-7", {"utilisation": 0.03}, {"input_source": "model"})
@@ -136,6 +134,7 @@ def test_on_postgresql_decide_reads_the_facts_with_the_agent_lock():
     assert row.decision == "deny"
 
 
+@pytest.mark.usefixtures("postgres")
 def test_facts_lookup_uses_the_indexes_on_postgresql():
     facts_apply(source=yaml.safe_dump({"facts": [
         *({"resource": f"db:host-{i}", "owner": "dba"} for i in range(3000)),
