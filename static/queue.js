@@ -116,6 +116,12 @@
     });
     var total = Math.max(0, offPage + pending);
     if (countEl) countEl.textContent = String(total);
+    // The unfiltered first page gains and loses rows live: its "Showing" line follows the
+    // badge (filtered and later pages keep the server's line; they say "new" instead).
+    var shownEl = document.getElementById("queue-shown");
+    if (shownEl && countEl && liveInserts && !onPage) {
+      shownEl.innerHTML = total ? "Showing 1–" + pending + " of <b>" + total + "</b>" : "";
+    }
     var empty = document.getElementById("queue-empty");
     if (empty) empty.hidden = cards().length > 0;
     if (!onPage) document.title = total ? "(" + total + ") " + baseTitle : baseTitle;

@@ -121,6 +121,8 @@ def test_escalation_appears_in_both_browsers_and_approval_updates_the_other(serv
         expect(card).to_contain_text("amount over the 10,000 auto-approval limit")
         expect(card).to_contain_text("desks for the new floor")
         expect(page.locator("#queue-count")).to_have_text("1")
+        # The "Showing" line follows the live rows, as the badge does.
+        expect(page.locator("#queue-shown")).to_have_text("Showing 1–1 of 1")
 
     alice_page, bob_page = pages
     expand(alice_page, rid)
@@ -142,6 +144,7 @@ def test_escalation_appears_in_both_browsers_and_approval_updates_the_other(serv
     for page in pages:
         expect(page.locator(f"#esc-{rid}")).to_have_count(0, timeout=15_000)
         expect(page.locator("#queue-count")).to_have_text("0")
+        expect(page.locator("#queue-shown")).to_have_text("")
         expect(page.locator("#queue-empty")).to_be_visible()
         assert same_document(page)
 
