@@ -63,7 +63,7 @@ def agent_for_token_checked(token: str) -> Agent | None:
     try:
         return agent_for_token(token)
     except DatabaseFailure as exc:
-        logger.warning("agent token lookup failed (%s); answering 503 deny", type(exc).__name__)
+        logger.warning("agent token lookup failed (%s: %s); answering 503 deny", type(exc).__name__, exc)
         raise Unavailable(f"decision store unavailable ({type(exc).__name__}); treat as deny") from exc
 
 
