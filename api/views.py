@@ -73,10 +73,11 @@ def decide_view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     (another method or media type, a missing or bad token, a body to refuse) goes to the DRF
     view above, unchanged, which answers and words every error as before. Nothing is written
     before that choice is made, so a request is never decided twice."""
-    if not _fast_candidate(request):
+    token = _fast_candidate_token(request)
+    if token is None:
         return _drf_decide_view(request, *args, **kwargs)
     try:
-        agent = agent_for_token_checked(bearer(request))  # Unavailable when it cannot be checked
+        agent = agent_for_token_checked(token)  # Unavailable when it cannot be checked
         validated = _plain_body(request) if agent is not None else None
         if validated is None:
             return _drf_decide_view(request, *args, **kwargs)
@@ -103,16 +104,17 @@ def decide_view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
 _ALLOW = ", ".join(_drf_decide_view.cls().allowed_methods)
 
 
-def _fast_candidate(request: HttpRequest) -> bool:
-    """A POST of plain JSON with an agent token, accepting JSON: what agents send."""
+def _fast_candidate_token(request: HttpRequest) -> str | None:
+    """The agent token of a POST of plain JSON accepting JSON (what agents send); None for
+    anything else."""
     if request.method != "POST" or request.content_type != "application/json" or request.content_params:
-        return False
+        return None
     if request.META.get("HTTP_ACCEPT", "*/*") not in ("*/*", "application/json"):
-        return False
+        return None
     if not request.META.get("CONTENT_LENGTH", "").isdigit():
-        return False  # no Content-Length (chunked): DRF reads no body, and answers that
+        return None  # no Content-Length (chunked): DRF reads no body, and answers that
     token = bearer(request)
-    return token is not None and token.startswith(f"{AGENT_KIND}_")
+    return token if token is not None and token.startswith(f"{AGENT_KIND}_") else None
 
 
 def _plain_body(request: HttpRequest) -> dict | None:

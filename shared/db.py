@@ -4,7 +4,7 @@ Django's PostgreSQL backend binds parameters on the client (psycopg's ClientCurs
 prepares, so every statement is parsed and planned again on each execution. For the few
 statements every decision runs, planning cost more of the database's CPU than executing:
 decide's one-statement state question took 1.47 ms of backend CPU unprepared and 0.41 ms
-prepared (bench/README.md, "prepared statements").
+prepared (docs/performance.md, "Prepared statements and the plain decide path").
 
 This cursor binds on the server (Django's own ServerBindingCursor) on the connection Django
 already holds, so its queries go through Django's wrappers (execute_wrapper, query logging,
