@@ -150,18 +150,25 @@ def audit_record(
         )
 
     if cached is not None:
-        # The head this process wrote last: right unless another process (or a rolled-back
-        # transaction) moved it since, which the guarded statement detects.
+        # The head this process wrote or read last: right unless another process (or a
+        # rolled-back transaction) moved it since, which the guarded statement detects; it
+        # then returns the head as it is, and the second try cannot miss (the agent's lock
+        # orders every append to its chain).
         claim_chain_head(chain)
         event = build(*cached)
-        appended = _append_guarded(event, cached, row)
+        appended, found = _append_guarded(event, cached, row)
         row = None  # inserted by that statement whether or not the event was
         if appended:
+            return event
+        if found is not None:
+            event = build(*found)
+            if not _append_guarded(event, found)[0]:
+                raise RuntimeError(f"audit chain {chain} moved while its agent was locked")
             return event
     head = _locked_head(chain)
     event = build(*head)
     if one_statement:
-        if not _append_guarded(event, head):  # cannot happen: the head row is locked
+        if not _append_guarded(event, head)[0]:  # cannot happen: the head row is locked
             raise RuntimeError(f"audit chain {chain} moved while its head was locked")
         return event
     insert(event)
@@ -170,21 +177,60 @@ def audit_record(
     return event
 
 
-# Per agent chain, the head this process last appended: (seq, hash). Only a hint; the append
-# statement checks it against the row.
+# Per agent chain, the head this process last appended or read: (seq, hash). Only a hint;
+# the append statement checks it against the row.
 _heads: dict[str, tuple[int, str]] = {}
+
+
+def head_subquery(agent: Agent) -> tuple[str, list] | None:
+    """The agent chain's head as one scalar value ("<seq> <hash>", NULL before the chain's
+    first event), for the agent lock's statement to read (governance/locks.py, `also`); pass
+    the value to head_seen(). None where the one-statement append does not apply (SQLite)."""
+    if connection.vendor != "postgresql":
+        return None
+    return _HEAD_TEXT, [chain_for(agent)]
+
+
+def head_seen(agent: Agent, value: str | None) -> None:
+    """Take the head head_subquery() read as the hint for the agent's next append, unless this
+    process wrote a later one. With several processes the head each remembers is often one
+    behind (another process appended last), which costs the guarded append a second
+    statement; read with the agent's lock, it is right unless that statement waited for the
+    lock while another process appended (its snapshot predates the wait). Either way the
+    append statement checks it."""
+    head = _head_from_text(value)
+    if head is None:
+        return
+    chain = chain_for(agent)
+    remembered = _heads.get(chain)
+    if remembered is None or remembered[0] <= head[0]:
+        _heads[chain] = head
+
+
+# A chain's head (chain = the parameter) as one text value, "<seq> <hash>", NULL without a head row.
+_HEAD_TEXT = f"(SELECT seq::text || ' ' || hash FROM {_HEAD_TABLE} WHERE chain = %s)"
+
+
+def _head_from_text(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    seq, _, digest = value.partition(" ")
+    return int(seq), digest
+
+
 _EVENT_TABLE = AuditEvent._meta.db_table
 
 
-def _append_guarded(event: AuditEvent, head: tuple[int, str], row=None) -> bool:
+def _append_guarded(event: AuditEvent, head: tuple[int, str], row=None) -> tuple[bool, tuple[int, str] | None]:
     """Append `event` and move its chain's head in one statement (PostgreSQL), only if the
-    head is still `head`; False (and no event written) otherwise. `row` (a new instance), if
-    given, is inserted by the same statement in either case: one round trip for a decision's
-    request row and its event.
+    head is still `head`. Returns (appended, the head as the statement found it: (seq, hash),
+    None when the chain has no head row yet); when not appended, no event was written.
+    `row` (a new instance), if given, is inserted by the same statement in either case: one
+    round trip for a decision's request row and its event.
 
     An agent's chain is appended to only while that agent's row is locked (rank 1), so the
-    head read earlier in the same lock, or written by this process last, is the head unless
-    this check says otherwise. The UPDATE locks the head row (rank 4, recorded by the caller).
+    head found here is the head until the transaction ends. The UPDATE locks the head row
+    (rank 4, recorded by the caller).
     """
     row_sql, row_values = "", []
     if row is not None:
@@ -193,21 +239,24 @@ def _append_guarded(event: AuditEvent, head: tuple[int, str], row=None) -> bool:
         row_sql = f"new_row AS (INSERT INTO {row_table} ({row_columns}) VALUES ({', '.join(['%s'] * len(row_values))})), "
     columns, values = insert_parts(event)
     placeholders = select_placeholders(AuditEvent)
+    # The last subquery reads the head as it was before this statement (its snapshot): the
+    # one to build on when the guard failed.
     sql = (
         f"WITH {row_sql}head AS (UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s AND seq = %s AND hash = %s "
-        f"RETURNING 1) INSERT INTO {_EVENT_TABLE} ({columns}) SELECT {placeholders} FROM head RETURNING id"
+        f"RETURNING 1), event AS (INSERT INTO {_EVENT_TABLE} ({columns}) SELECT {placeholders} FROM head RETURNING id) "
+        f"SELECT (SELECT id FROM event), {_HEAD_TEXT}"
     )
     with prepared_cursor() as cursor:
-        cursor.execute(sql, [*row_values, event.seq, event.hash, event.chain, head[0], head[1], *values])
-        appended = cursor.fetchone()
+        cursor.execute(sql, [*row_values, event.seq, event.hash, event.chain, head[0], head[1], *values, event.chain])
+        appended, found = cursor.fetchone()
     if row is not None:
         inserted(row)
     if appended is None:
         _heads.pop(event.chain, None)
-        return False
-    inserted(event, appended[0])
+        return False, _head_from_text(found)
+    inserted(event, appended)
     _heads[event.chain] = (event.seq, event.hash)
-    return True
+    return True, None
 
 
 def _stored_hash(event: AuditEvent) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from governance.audit import audit_record
+from governance.audit import audit_record, head_seen, head_subquery
 from governance.canonical import action_digest
 from governance.errors import Conflict, Unavailable
 from governance.facts import facts_for_resource, facts_from_rows, facts_subquery
@@ -100,9 +100,12 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
     # Lock the agent (governance/locks.py: agent -> sequence keys -> escalation -> chain
     # head): one decision per agent at a time keeps its counts exact and its audit chain
     # ordered, without making other agents wait.
-    # PostgreSQL: the facts about this resource ride on the lock's statement (facts.py).
-    facts_query = facts_subquery(data.resource)
-    agent = lock_agent(agent.pk, also=facts_query)
+    # PostgreSQL: the facts about this resource (facts.py) and the head of the agent's audit
+    # chain (audit.py) ride on the lock's statement.
+    facts_query, head_query = facts_subquery(data.resource), head_subquery(agent)
+    agent = lock_agent(agent.pk, also=tuple(q for q in (facts_query, head_query) if q is not None))
+    if head_query is not None:
+        head_seen(agent, agent.also[-1])
     params, context = data.params or {}, data.context or {}
     # Compiled once per envelope version and process; the row is read only on a miss.
     envelope_id = agent.active_envelope_id
@@ -117,7 +120,7 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
             supervised = True
         # The facts about this resource (one indexed query), the CEL variable `facts`.
         if facts_query is not None:
-            facts_in_force = facts_from_rows(agent.also, data.resource)
+            facts_in_force = facts_from_rows(agent.also[0], data.resource)
         else:
             facts_in_force = facts_for_resource(data.resource)
         request = PolicyRequest(

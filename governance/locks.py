@@ -102,34 +102,35 @@ def holds_agent(pk: int) -> bool:
     return (AGENT, pk) in record.held
 
 
-def lock_agent(pk: int, *, also: tuple[str, list] | None = None):
+def lock_agent(pk: int, *, also: tuple[tuple[str, list], ...] = ()):
     """The agent's row, re-read and locked until the transaction ends, with its active
     envelope's created_at (half of the compiled-envelope cache key). Plain SQL: the ORM
     spent more CPU building this statement than anything else in a decision.
 
-    `also`: (a scalar subquery, its parameters) read by the same statement, its value put on
-    the agent as `also` (decide reads the facts in force this way: one round trip fewer).
-    The subquery runs with the statement's snapshot, taken before any wait for the lock, so
-    it must read nothing the agent's lock orders (PostgreSQL only)."""
+    `also`: (scalar subquery, its parameters) pairs read by the same statement, their values
+    put on the agent as the tuple `also` (decide reads the facts in force and its audit
+    chain's head this way: round trips fewer). The subqueries run with the statement's
+    snapshot, taken before any wait for the lock: what they read must not need the lock's
+    ordering to be right, or be checked later (PostgreSQL only)."""
     from governance.models import Agent
 
     _take(AGENT, pk)
     with prepared_cursor() as cursor:
-        cursor.execute(_lock_agent_sql(also[0] if also else ""), [*(also[1] if also else ()), pk])
+        cursor.execute(_lock_agent_sql(tuple(sql for sql, _ in also)), [*(p for _, params in also for p in params), pk])
         row = cursor.fetchone()
     if row is None:
         raise Agent.DoesNotExist(f"agent {pk} no longer exists")
+    width = len(Agent._meta.concrete_fields)
     agent = agent_from_row(row)
-    created_at = row[len(Agent._meta.concrete_fields)]
+    created_at = row[width]
     convert = getattr(connection.ops, "convert_datetimefield_value", None)
     agent.envelope_created_at = convert(created_at, None, connection) if convert is not None else created_at
-    if also:
-        agent.also = row[-1]
+    agent.also = tuple(row[width + 1:])
     return agent
 
 
 @cache
-def _lock_agent_sql(also: str = "") -> str:
+def _lock_agent_sql(also: tuple[str, ...] = ()) -> str:
     from governance.models import Agent, Envelope
 
     q = connection.ops.quote_name
@@ -140,7 +141,7 @@ def _lock_agent_sql(also: str = "") -> str:
     else:
         lock = ""
     return (
-        f"SELECT {agent_columns('a')}, e.created_at{', ' + also if also else ''} FROM {q(Agent._meta.db_table)} a "
+        f"SELECT {', '.join([agent_columns('a'), 'e.created_at', *also])} FROM {q(Agent._meta.db_table)} a "
         f"LEFT JOIN {q(Envelope._meta.db_table)} e ON e.id = a.active_envelope_id WHERE a.id = %s{lock}"
     )
 

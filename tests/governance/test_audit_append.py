@@ -44,7 +44,7 @@ def test_a_stale_head_is_detected_and_the_chain_stays_intact(postgres, make_agen
     audit._heads[chain_for(bot)] = remembered
     event, statements = append(bot)
     assert event.seq == other.seq + 1 and event.prev_hash == other.hash
-    assert len(statements) == 3  # the guarded try, the locked read, the append
+    assert len(statements) == 2  # the guarded try (which reads the head as it is), the append
     # A rolled-back append leaves the remembered head ahead of the row.
     with pytest.raises(RuntimeError), transaction.atomic():
         append(bot)
@@ -85,10 +85,51 @@ def test_a_new_row_and_its_event_are_one_statement(postgres, make_agent):
     event, statements = append_with_row(bot)
     assert len(statements) == 1, statements
     assert statements[0].startswith("WITH new_row AS (INSERT")
-    # Stale head: the row is inserted once, by the guarded statement; the event after the locked read.
+    # Stale head: the row is inserted once, by the guarded statement; the event by the second.
     remembered = audit._heads[chain_for(bot)]
     append(bot)
     audit._heads[chain_for(bot)] = remembered
     later, statements = append_with_row(bot)
-    assert len(statements) == 3 and later.seq == event.seq + 2
+    assert len(statements) == 2 and later.seq == event.seq + 2
     assert audit_verify() is None
+
+
+def decide_statements(agent, action="purchase_order.create"):
+    from governance.decide import DecideInput, decide
+
+    with CaptureQueriesContext(connection) as queries:
+        row, _ = decide(agent=agent, data=DecideInput(action, "vendor:staples", {"amount": 10, "currency": "USD"}, {}))
+    return row, [q["sql"] for q in queries.captured_queries]
+
+
+def test_decide_reads_the_head_with_the_agent_lock(postgres, make_agent):
+    """Several web processes: the head this one remembers is behind whenever another appended
+    last. Decide reads the head in the agent lock's statement, so its append is still the one
+    guarded statement, without the locked re-read."""
+    bot = make_agent("audit-bot").agent
+    decide_statements(bot)
+    remembered = audit._heads[chain_for(bot)]
+    other, _ = append(bot)  # "another process"
+    audit._heads[chain_for(bot)] = remembered
+    row, statements = decide_statements(bot)
+    assert row.decision == "allow"
+    appends = [sql for sql in statements if sql.startswith(("WITH new_row AS (INSERT", "WITH head AS (UPDATE"))]
+    assert len(appends) == 1 and not any(sql.startswith("SELECT seq, hash FROM") for sql in statements), statements
+    event = AuditEvent.objects.get(request_id=row.id, kind=f"decision.{row.decision}")
+    assert event.seq == other.seq + 1 and event.prev_hash == other.hash
+    assert audit_verify() is None
+
+
+def test_a_head_read_before_the_lock_wait_never_replaces_a_later_one(postgres, make_agent):
+    """The lock statement's snapshot predates its wait: a head this process wrote while that
+    statement waited is later than what it read, and stays the hint."""
+    bot = make_agent("audit-bot", envelope=None).agent
+    first, _ = append(bot)
+    second, _ = append(bot)
+    audit.head_seen(bot, f"{first.seq} {first.hash}")
+    assert audit._heads[chain_for(bot)] == (second.seq, second.hash)
+    audit._heads[chain_for(bot)] = (first.seq - 1, "stale")
+    audit.head_seen(bot, f"{second.seq} {second.hash}")
+    assert audit._heads[chain_for(bot)] == (second.seq, second.hash)
+    audit.head_seen(bot, None)  # no head row yet: nothing to learn
+    assert audit._heads[chain_for(bot)] == (second.seq, second.hash)
