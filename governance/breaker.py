@@ -24,15 +24,17 @@ from governance.signals import send_after_commit
 from shared.db import prepared_cursor
 
 
-def breaker_violations(*, agent: Agent, window: int, now: datetime) -> int:
-    """Violations counted toward the breaker: inside the window and after the last reset."""
+def breaker_violations(*, agent: Agent, window: int, now: datetime, limit: int) -> int:
+    """Violations counted toward the breaker: inside the window and after the last reset,
+    counted up to `limit` (the threshold: whether it is reached is all the breaker asks, so
+    the count reads at most that many index entries, however many violations the window holds)."""
     since = now - timedelta(seconds=window)
     if agent.breaker_reset_at and agent.breaker_reset_at > since:
         since = agent.breaker_reset_at
     # Plain SQL (one index range scan, as the ORM's count): this runs on every violation, and
     # building the ORM statement cost more CPU than the database spent answering it.
     with prepared_cursor() as cursor:
-        cursor.execute(_violations_sql(), [agent.pk, True, connection.ops.adapt_datetimefield_value(since)])
+        cursor.execute(_violations_sql(), [agent.pk, True, connection.ops.adapt_datetimefield_value(since), limit])
         return cursor.fetchone()[0]
 
 
@@ -41,8 +43,8 @@ def _violations_sql() -> str:
     q = connection.ops.quote_name
     field = DecisionRequest._meta.get_field
     return (
-        f"SELECT COUNT(*) FROM {q(DecisionRequest._meta.db_table)} WHERE {q(field('agent').column)} = %s "
-        f"AND {q(field('violation').column)} = %s AND {q(field('created_at').column)} > %s"
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {q(DecisionRequest._meta.db_table)} WHERE {q(field('agent').column)} = %s "
+        f"AND {q(field('violation').column)} = %s AND {q(field('created_at').column)} > %s LIMIT %s) AS v"
     )
 
 
@@ -50,9 +52,11 @@ def breaker_check(*, agent: Agent, breaker: dict | None, now: datetime) -> bool:
     """After a violation: trip the breaker if the envelope's threshold is reached."""
     if not breaker or agent.breaker_tripped:
         return False
-    count = breaker_violations(agent=agent, window=breaker["window"], now=now)
+    count = breaker_violations(agent=agent, window=breaker["window"], now=now, limit=breaker["violations"])
     if count < breaker["violations"]:
         return False
+    # Checked at every violation, so the count reaches the threshold exactly; a window holding
+    # more (only after the threshold was lowered) is still counted up to the threshold.
     reason = f"{count} violations within {format_duration(breaker['window'])} (threshold {breaker['violations']})"
     return breaker_trip(agent=agent, reason=reason, at=now, details={"violations": count, "threshold": breaker["violations"], "window": breaker["window"]})
 

@@ -158,3 +158,17 @@ def test_only_an_admin_resets_a_breaker(ops, alice, admin_user):
     assert AuditEvent.objects.get(kind="breaker.reset").actor == "user:admin"
     with pytest.raises(Conflict):
         breaker_reset(agent=ops.agent, by=admin_user)
+
+
+def test_the_count_stops_at_the_threshold(make_agent):
+    """The breaker only asks whether the threshold is reached: the count reads at most that
+    many violations, however many the window holds."""
+    from governance.breaker import breaker_violations
+
+    bot = make_agent("ops-bot", envelope=ENVELOPE.replace("breaker: {violations: 3, window: 10m}\n", ""))
+    for i in range(6):
+        violate(bot.agent, T0 + timedelta(seconds=i))
+    now = T0 + timedelta(minutes=1)
+    assert breaker_violations(agent=bot.agent, window=600, now=now, limit=3) == 3
+    assert breaker_violations(agent=bot.agent, window=600, now=now, limit=10) == 6
+    assert breaker_violations(agent=bot.agent, window=58, now=now, limit=10) == 3  # T0 + 3 s to + 5 s
