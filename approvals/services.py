@@ -28,7 +28,7 @@ from approvals.signals import (
     vote_recorded,
 )
 from governance.actors import audit_actor
-from governance.audit import audit_record
+from governance.audit import Rider, audit_record
 from governance.canonical import action_digest
 from governance.errors import Conflict, InvalidInput, NotEligible, NotFound
 from governance.locks import lock_agent, lock_escalation
@@ -36,7 +36,6 @@ from governance.models import DecisionRequest
 from governance.outbox import outbox_insert, outbox_written
 from governance.policy import EscalationSpec
 from governance.rows import insert
-from shared.db import prepared_cursor
 
 PENDING = DecisionRequest.Status.PENDING
 CHOICES = ("approve", "deny")
@@ -70,8 +69,9 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
     steps = routing_steps(escalation=escalation, spec=spec)
     # The deadline travels with the event: the expiry receiver need not read it back.
     event = {"request_id": str(request.id), "deadline": escalation.deadline}
+    rider = None
     if connection.vendor == "postgresql" and settings.AIRLOCK_OUTBOX != "off":
-        _escalation_insert(escalation, groups, steps, event)
+        rider = _escalation_rider(escalation, groups, steps, event)
     else:
         insert(escalation)  # one prepared INSERT (governance/rows.py), as the request row itself
         EscalationGroup.objects.bulk_create([EscalationGroup(escalation=escalation, name=name) for name in groups])
@@ -87,25 +87,31 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
             "approvers": list(spec.approvers),
             "deadline": escalation.deadline.isoformat(),
         },
+        rider=rider,
     )
+    if rider is not None:
+        escalation._state.adding = False
+        escalation._state.db = connection.alias
+        outbox_written(rider.value)
     return escalation
 
 
-def _escalation_insert(escalation: Escalation, groups: list[str], steps: list[EscalationStep], event: dict) -> None:
-    """The escalation, its group rows, its routing steps and its outbox event in ONE statement
-    (PostgreSQL: data-modifying CTEs), instead of four round trips on the decide path."""
+def _escalation_rider(escalation: Escalation, groups: list[str], steps: list[EscalationStep], event: dict) -> Rider:
+    """The escalation, its group rows, its routing steps and its outbox event as writes that
+    ride on the statement appending "escalation.opened" (PostgreSQL: data-modifying CTEs):
+    one round trip on the decide path instead of five. Its value is the outbox row's id."""
     escalation.created_at = timezone.now()
     outbox_sql, outbox_params = outbox_insert(escalation_opened, **event)
-    sql = (
-        "WITH e AS (INSERT INTO approvals_escalation"
+    ctes = (
+        "e AS (INSERT INTO approvals_escalation"
         " (request_id, quorum, approver_groups, deadline, created_at, resolved_at, extended_seconds)"
         " VALUES (%s, %s, %s::jsonb, %s, %s, NULL, 0) RETURNING request_id),"
         " g AS (INSERT INTO approvals_escalationgroup (escalation_id, name)"
         " SELECT e.request_id, n FROM e, unnest(%s::varchar[]) AS n),"
         ' s AS (INSERT INTO approvals_escalationstep (escalation_id, kind, position, "group", due_at, sent_at)'
         " SELECT e.request_id, t.k, t.p, t.g, t.d, NULL FROM e,"
-        " unnest(%s::varchar[], %s::int[], %s::varchar[], %s::timestamptz[]) AS t(k, p, g, d)) "
-        + outbox_sql
+        " unnest(%s::varchar[], %s::int[], %s::varchar[], %s::timestamptz[]) AS t(k, p, g, d)),"
+        f" o AS ({outbox_sql})"
     )
     params = [
         escalation.request_id, escalation.quorum, json.dumps(escalation.approver_groups), escalation.deadline,
@@ -113,12 +119,7 @@ def _escalation_insert(escalation: Escalation, groups: list[str], steps: list[Es
         [step.kind for step in steps], [step.position for step in steps], [step.group for step in steps],
         [step.due_at for step in steps], *outbox_params,
     ]
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        (row_id,) = cursor.fetchone()
-    escalation._state.adding = False
-    escalation._state.db = connection.alias
-    outbox_written(row_id)
+    return Rider(ctes, params, "(SELECT id FROM o)")
 
 
 def _locked_escalation(request_id) -> Escalation:

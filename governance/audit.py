@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from governance.models import Agent, AuditChainHead, AuditEvent
 from governance.rows import insert, insert_parts, inserted, select_placeholders
 from shared.db import prepared_cursor
 
-__all__ = ["GENESIS", "ChainBreak", "audit_key", "audit_record", "audit_verify", "keyed_hash"]
+__all__ = ["GENESIS", "ChainBreak", "Rider", "audit_key", "audit_record", "audit_verify", "keyed_hash"]
 
 SYSTEM_CHAIN = "system"
 
@@ -91,6 +92,20 @@ def _locked_head(chain: str) -> tuple[int, str]:
     return lock_chain_head(chain)
 
 
+@dataclass
+class Rider:
+    """Writes that ride on an agent chain's audit append (PostgreSQL): data-modifying CTEs
+    (`ctes`: "name AS (...), ...", with `params`), run by the append's statement whether or not
+    the event is appended; `result`, a scalar SQL expression over them (e.g. "(SELECT id FROM
+    o)"), is put in `value`. Where the append is not that one statement, they are run first as
+    a statement of their own."""
+
+    ctes: str
+    params: list
+    result: str
+    value: Any = None
+
+
 def audit_record(
     *,
     kind: str,
@@ -101,12 +116,14 @@ def audit_record(
     chain: str | None = None,
     at: datetime | None = None,
     row=None,
+    rider: Rider | None = None,
 ) -> AuditEvent:
     """Append one event. Must run inside the transaction of the change it records.
 
     `row`: a new model instance (not yet saved, its primary key set) that the event records;
     it is inserted first, in the same statement as the event where the one-statement append
-    applies (PostgreSQL, an agent's chain), else by its own INSERT (governance/rows.py)."""
+    applies (PostgreSQL, an agent's chain), else by its own INSERT (governance/rows.py).
+    `rider` (PostgreSQL only): other writes the event records, run by that statement too."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change")
     chain = chain or chain_for(agent)
@@ -122,6 +139,11 @@ def audit_record(
     if row is not None and (cached is None or type(row)._meta.pk.db_returning):
         insert(row)  # its own statement: no guarded append to ride on (or an id to return)
         row = None
+    if rider is not None and cached is None:
+        with prepared_cursor() as cursor:
+            cursor.execute(f"WITH {rider.ctes} SELECT {rider.result}", rider.params)
+            (rider.value,) = cursor.fetchone()
+        rider = None
 
     def build(head_seq: int, head_hash: str) -> AuditEvent:
         seq = head_seq + 1
@@ -156,8 +178,8 @@ def audit_record(
         # orders every append to its chain).
         claim_chain_head(chain)
         event = build(*cached)
-        appended, found = _append_guarded(event, cached, row)
-        row = None  # inserted by that statement whether or not the event was
+        appended, found = _append_guarded(event, cached, row, rider)
+        row = rider = None  # written by that statement whether or not the event was
         if appended:
             return event
         if found is not None:
@@ -221,12 +243,13 @@ def _head_from_text(value: str | None) -> tuple[int, str] | None:
 _EVENT_TABLE = AuditEvent._meta.db_table
 
 
-def _append_guarded(event: AuditEvent, head: tuple[int, str], row=None) -> tuple[bool, tuple[int, str] | None]:
+def _append_guarded(event: AuditEvent, head: tuple[int, str], row=None,
+                    rider: Rider | None = None) -> tuple[bool, tuple[int, str] | None]:
     """Append `event` and move its chain's head in one statement (PostgreSQL), only if the
     head is still `head`. Returns (appended, the head as the statement found it: (seq, hash),
     None when the chain has no head row yet); when not appended, no event was written.
-    `row` (a new instance), if given, is inserted by the same statement in either case: one
-    round trip for a decision's request row and its event.
+    `row` (a new instance) and `rider`, if given, are written by the same statement in either
+    case: one round trip for a decision's request row and its event.
 
     An agent's chain is appended to only while that agent's row is locked (rank 1), so the
     head found here is the head until the transaction ends. The UPDATE locks the head row
@@ -237,6 +260,8 @@ def _append_guarded(event: AuditEvent, head: tuple[int, str], row=None) -> tuple
         row_table = connection.ops.quote_name(type(row)._meta.db_table)
         row_columns, row_values = insert_parts(row)
         row_sql = f"new_row AS (INSERT INTO {row_table} ({row_columns}) VALUES ({', '.join(['%s'] * len(row_values))})), "
+    if rider is not None:
+        row_sql, row_values = f"{row_sql}{rider.ctes}, ", [*row_values, *rider.params]
     columns, values = insert_parts(event)
     placeholders = select_placeholders(AuditEvent)
     # The last subquery reads the head as it was before this statement (its snapshot): the
@@ -244,11 +269,13 @@ def _append_guarded(event: AuditEvent, head: tuple[int, str], row=None) -> tuple
     sql = (
         f"WITH {row_sql}head AS (UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s AND seq = %s AND hash = %s "
         f"RETURNING 1), event AS (INSERT INTO {_EVENT_TABLE} ({columns}) SELECT {placeholders} FROM head RETURNING id) "
-        f"SELECT (SELECT id FROM event), {_HEAD_TEXT}"
+        f"SELECT (SELECT id FROM event), {_HEAD_TEXT}{', ' + rider.result if rider is not None else ''}"
     )
     with prepared_cursor() as cursor:
         cursor.execute(sql, [*row_values, event.seq, event.hash, event.chain, head[0], head[1], *values, event.chain])
-        appended, found = cursor.fetchone()
+        appended, found, *ridden = cursor.fetchone()
+    if rider is not None:
+        (rider.value,) = ridden
     if row is not None:
         inserted(row)
     if appended is None:

@@ -2,6 +2,8 @@
 correct when the head this process remembers is stale (another process appended, or the
 transaction that wrote it rolled back)."""
 
+import json
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -133,3 +135,40 @@ def test_a_head_read_before_the_lock_wait_never_replaces_a_later_one(postgres, m
     assert audit._heads[chain_for(bot)] == (second.seq, second.hash)
     audit.head_seen(bot, None)  # no head row yet: nothing to learn
     assert audit._heads[chain_for(bot)] == (second.seq, second.hash)
+
+
+@pytest.mark.parametrize("head", ["remembered", "stale", "unknown"])
+def test_an_escalations_rows_ride_on_its_audit_append(postgres, make_agent, settings, head):
+    """The escalation, its groups, steps and outbox row are written by the statement appending
+    "escalation.opened" (one round trip); exactly once whether the remembered head is right,
+    behind (the second try writes only the event) or unknown (they run on their own first)."""
+    from approvals.models import Escalation, EscalationGroup
+    from governance.models import OutboxEvent
+
+    settings.AIRLOCK_OUTBOX = "relay"
+    bot = make_agent("audit-bot").agent
+    decide_statements(bot)
+    if head == "stale":
+        remembered = audit._heads[chain_for(bot)]
+        append(bot)
+        audit._heads[chain_for(bot)] = remembered
+    elif head == "unknown":
+        audit._heads.pop(chain_for(bot))
+    with CaptureQueriesContext(connection) as queries:
+        from governance.decide import DecideInput, decide
+
+        row, _ = decide(agent=bot, data=DecideInput("purchase_order.create", "vendor:staples",
+                                                     {"amount": 20000, "currency": "USD"}, {}))
+    assert row.decision == "escalate"
+    statements = [q["sql"] for q in queries.captured_queries]
+    riding = [sql for sql in statements if "INSERT INTO approvals_escalation " in sql]
+    assert len(riding) == 1, statements
+    if head != "unknown":
+        assert "INSERT INTO governance_auditevent" in riding[0]
+    opened = AuditEvent.objects.get(request_id=row.id, kind="escalation.opened")
+    assert Escalation.objects.filter(pk=row.id).count() == 1
+    assert list(EscalationGroup.objects.filter(escalation_id=row.id).values_list("name", flat=True)) == ["finance"]
+    assert sum(json.loads(e.payload)["request_id"] == str(row.id) for e in OutboxEvent.objects.filter(event="escalation_opened")) == 1
+    decision = AuditEvent.objects.get(request_id=row.id, kind="decision.escalate")
+    assert opened.seq == decision.seq + 1
+    assert audit_verify() is None
