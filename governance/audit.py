@@ -97,13 +97,20 @@ class Rider:
     """Writes that ride on an agent chain's audit append (PostgreSQL): data-modifying CTEs
     (`ctes`: "name AS (...), ...", with `params`), run by the append's statement whether or not
     the event is appended; `result`, a scalar SQL expression over them (e.g. "(SELECT id FROM
-    o)"), is put in `value`. Where the append is not that one statement, they are run first as
-    a statement of their own."""
+    o)"), if any, is put in `value`. Where the append is not that one statement, they are run
+    first as a statement of their own."""
 
     ctes: str
     params: list
-    result: str
+    result: str | None = None
     value: Any = None
+
+
+def _row_rider(row) -> Rider:
+    """A new model instance's INSERT as a rider (its primary key set: none to return)."""
+    columns, values = insert_parts(row)
+    table = connection.ops.quote_name(type(row)._meta.db_table)
+    return Rider(f"new_row AS (INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(values))}))", values)
 
 
 def audit_record(
@@ -141,9 +148,10 @@ def audit_record(
         row = None
     if rider is not None and cached is None:
         with prepared_cursor() as cursor:
-            cursor.execute(f"WITH {rider.ctes} SELECT {rider.result}", rider.params)
+            cursor.execute(f"WITH {rider.ctes} SELECT {rider.result or 'NULL'}", rider.params)
             (rider.value,) = cursor.fetchone()
         rider = None
+    riders = [r for r in (_row_rider(row) if row is not None else None, rider) if r is not None]
 
     def build(head_seq: int, head_hash: str) -> AuditEvent:
         seq = head_seq + 1
@@ -178,8 +186,9 @@ def audit_record(
         # orders every append to its chain).
         claim_chain_head(chain)
         event = build(*cached)
-        appended, found = _append_guarded(event, cached, row, rider)
-        row = rider = None  # written by that statement whether or not the event was
+        appended, found = _append_guarded(event, cached, riders)
+        if row is not None:  # written by that statement whether or not the event was
+            inserted(row)
         if appended:
             return event
         if found is not None:
@@ -243,41 +252,35 @@ def _head_from_text(value: str | None) -> tuple[int, str] | None:
 _EVENT_TABLE = AuditEvent._meta.db_table
 
 
-def _append_guarded(event: AuditEvent, head: tuple[int, str], row=None,
-                    rider: Rider | None = None) -> tuple[bool, tuple[int, str] | None]:
+def _append_guarded(event: AuditEvent, head: tuple[int, str],
+                    riders: tuple[Rider, ...] | list[Rider] = ()) -> tuple[bool, tuple[int, str] | None]:
     """Append `event` and move its chain's head in one statement (PostgreSQL), only if the
     head is still `head`. Returns (appended, the head as the statement found it: (seq, hash),
     None when the chain has no head row yet); when not appended, no event was written.
-    `row` (a new instance) and `rider`, if given, are written by the same statement in either
-    case: one round trip for a decision's request row and its event.
+    `riders` are written by the same statement in either case: one round trip for, e.g., a
+    decision's request row and its event.
 
     An agent's chain is appended to only while that agent's row is locked (rank 1), so the
     head found here is the head until the transaction ends. The UPDATE locks the head row
     (rank 4, recorded by the caller).
     """
-    row_sql, row_values = "", []
-    if row is not None:
-        row_table = connection.ops.quote_name(type(row)._meta.db_table)
-        row_columns, row_values = insert_parts(row)
-        row_sql = f"new_row AS (INSERT INTO {row_table} ({row_columns}) VALUES ({', '.join(['%s'] * len(row_values))})), "
-    if rider is not None:
-        row_sql, row_values = f"{row_sql}{rider.ctes}, ", [*row_values, *rider.params]
+    ridden = "".join(f"{rider.ctes}, " for rider in riders)
+    results = [rider for rider in riders if rider.result is not None]
     columns, values = insert_parts(event)
     placeholders = select_placeholders(AuditEvent)
     # The last subquery reads the head as it was before this statement (its snapshot): the
     # one to build on when the guard failed.
     sql = (
-        f"WITH {row_sql}head AS (UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s AND seq = %s AND hash = %s "
+        f"WITH {ridden}head AS (UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE chain = %s AND seq = %s AND hash = %s "
         f"RETURNING 1), event AS (INSERT INTO {_EVENT_TABLE} ({columns}) SELECT {placeholders} FROM head RETURNING id) "
-        f"SELECT (SELECT id FROM event), {_HEAD_TEXT}{', ' + rider.result if rider is not None else ''}"
+        f"SELECT {', '.join(['(SELECT id FROM event)', _HEAD_TEXT, *(rider.result for rider in results)])}"
     )
+    params = [p for rider in riders for p in rider.params]
     with prepared_cursor() as cursor:
-        cursor.execute(sql, [*row_values, event.seq, event.hash, event.chain, head[0], head[1], *values, event.chain])
-        appended, found, *ridden = cursor.fetchone()
-    if rider is not None:
-        (rider.value,) = ridden
-    if row is not None:
-        inserted(row)
+        cursor.execute(sql, [*params, event.seq, event.hash, event.chain, head[0], head[1], *values, event.chain])
+        appended, found, *answers = cursor.fetchone()
+    for rider, value in zip(results, answers, strict=True):
+        rider.value = value
     if appended is None:
         _heads.pop(event.chain, None)
         return False, _head_from_text(found)
