@@ -28,14 +28,14 @@ from approvals.signals import (
     vote_recorded,
 )
 from governance.actors import audit_actor
-from governance.audit import Rider, audit_record
+from governance.audit import audit_record
 from governance.canonical import action_digest
 from governance.errors import Conflict, InvalidInput, NotEligible, NotFound
 from governance.locks import lock_agent, lock_escalation
 from governance.models import DecisionRequest
 from governance.outbox import outbox_insert, outbox_written
 from governance.policy import EscalationSpec
-from governance.rows import insert
+from governance.rows import Rider, insert
 
 PENDING = DecisionRequest.Status.PENDING
 CHOICES = ("approve", "deny")
@@ -87,7 +87,7 @@ def escalation_open(*, request: DecisionRequest, spec: EscalationSpec) -> Escala
             "approvers": list(spec.approvers),
             "deadline": escalation.deadline.isoformat(),
         },
-        rider=rider,
+        riders=(rider,) if rider is not None else (),
     )
     if rider is not None:
         escalation._state.adding = False

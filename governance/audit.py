@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +24,15 @@ from governance.audit_hashing import GENESIS, ChainBreak, audit_key, keyed_hash
 from governance.canonical import canonical_json
 from governance.locks import claim_chain_head, lock_chain_head, require_agent
 from governance.models import Agent, AuditChainHead, AuditEvent
-from governance.rows import insert, insert_parts, inserted, select_placeholders
+from governance.rows import (
+    Rider,
+    insert,
+    insert_parts,
+    insert_rider,
+    inserted,
+    rider_written,
+    select_placeholders,
+)
 from shared.db import prepared_cursor
 
 __all__ = ["GENESIS", "ChainBreak", "Rider", "audit_key", "audit_record", "audit_verify", "keyed_hash"]
@@ -92,27 +99,6 @@ def _locked_head(chain: str) -> tuple[int, str]:
     return lock_chain_head(chain)
 
 
-@dataclass
-class Rider:
-    """Writes that ride on an agent chain's audit append (PostgreSQL): data-modifying CTEs
-    (`ctes`: "name AS (...), ...", with `params`), run by the append's statement whether or not
-    the event is appended; `result`, a scalar SQL expression over them (e.g. "(SELECT id FROM
-    o)"), if any, is put in `value`. Where the append is not that one statement, they are run
-    first as a statement of their own."""
-
-    ctes: str
-    params: list
-    result: str | None = None
-    value: Any = None
-
-
-def _row_rider(row) -> Rider:
-    """A new model instance's INSERT as a rider (its primary key set: none to return)."""
-    columns, values = insert_parts(row)
-    table = connection.ops.quote_name(type(row)._meta.db_table)
-    return Rider(f"new_row AS (INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(values))}))", values)
-
-
 def audit_record(
     *,
     kind: str,
@@ -123,14 +109,15 @@ def audit_record(
     chain: str | None = None,
     at: datetime | None = None,
     row=None,
-    rider: Rider | None = None,
+    riders: tuple[Rider, ...] = (),
 ) -> AuditEvent:
     """Append one event. Must run inside the transaction of the change it records.
 
     `row`: a new model instance (not yet saved, its primary key set) that the event records;
     it is inserted first, in the same statement as the event where the one-statement append
     applies (PostgreSQL, an agent's chain), else by its own INSERT (governance/rows.py).
-    `rider` (PostgreSQL only): other writes the event records, run by that statement too."""
+    `riders` (PostgreSQL only; governance/rows.py): other writes the event records, run by
+    that statement too, or on their own first where it does not apply."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change")
     chain = chain or chain_for(agent)
@@ -143,15 +130,18 @@ def audit_record(
     request_id = str(request_id) if request_id else None
     one_statement = connection.vendor == "postgresql" and agent is not None and chain == chain_for(agent)
     cached = _heads.get(chain) if one_statement else None
-    if row is not None and (cached is None or type(row)._meta.pk.db_returning):
-        insert(row)  # its own statement: no guarded append to ride on (or an id to return)
-        row = None
-    if rider is not None and cached is None:
-        with prepared_cursor() as cursor:
-            cursor.execute(f"WITH {rider.ctes} SELECT {rider.result or 'NULL'}", rider.params)
-            (rider.value,) = cursor.fetchone()
-        rider = None
-    riders = [r for r in (_row_rider(row) if row is not None else None, rider) if r is not None]
+    if cached is None:
+        # No guarded append to ride on: the writes go first, each a statement of its own.
+        if row is not None:
+            insert(row)
+        for rider in riders:
+            with prepared_cursor() as cursor:
+                cursor.execute(f"WITH {rider.ctes} SELECT {rider.result or 'NULL'}", rider.params)
+                (rider.value,) = cursor.fetchone()
+            rider_written(rider)
+        riders = ()
+    elif row is not None:
+        riders = (insert_rider(row, "new_row"), *riders)
 
     def build(head_seq: int, head_hash: str) -> AuditEvent:
         seq = head_seq + 1
@@ -187,8 +177,8 @@ def audit_record(
         claim_chain_head(chain)
         event = build(*cached)
         appended, found = _append_guarded(event, cached, riders)
-        if row is not None:  # written by that statement whether or not the event was
-            inserted(row)
+        for rider in riders:  # written by that statement whether or not the event was
+            rider_written(rider)
         if appended:
             return event
         if found is not None:

@@ -18,6 +18,7 @@ from governance.errors import Conflict
 from governance.locks import lock_agent, require_agent
 from governance.models import Agent, DecisionRequest
 from governance.policy.durations import format_duration
+from governance.rows import Rider
 from governance.signals import breaker_reset as breaker_reset_signal
 from governance.signals import breaker_tripped as breaker_tripped_signal
 from governance.signals import send_after_commit
@@ -28,14 +29,29 @@ def breaker_violations(*, agent: Agent, window: int, now: datetime, limit: int) 
     """Violations counted toward the breaker: inside the window and after the last reset,
     counted up to `limit` (the threshold: whether it is reached is all the breaker asks, so
     the count reads at most that many index entries, however many violations the window holds)."""
-    since = now - timedelta(seconds=window)
-    if agent.breaker_reset_at and agent.breaker_reset_at > since:
-        since = agent.breaker_reset_at
     # Plain SQL (one index range scan, as the ORM's count): this runs on every violation, and
     # building the ORM statement cost more CPU than the database spent answering it.
     with prepared_cursor() as cursor:
-        cursor.execute(_violations_sql(), [agent.pk, True, connection.ops.adapt_datetimefield_value(since), limit])
+        cursor.execute(_violations_sql(), _violations_params(agent, window, now, limit))
         return cursor.fetchone()[0]
+
+
+def breaker_count_rider(*, agent: Agent, breaker: dict | None, now: datetime) -> Rider | None:
+    """breaker_violations() as a rider of the statement appending the violation's audit event
+    (PostgreSQL; governance/rows.py): the count is read back into its `value`. None when
+    breaker_check() will not count (no breaker, already tripped), and elsewhere than PostgreSQL."""
+    if not breaker or agent.breaker_tripped or connection.vendor != "postgresql":
+        return None
+    return Rider(f"breaker_count AS ({_violations_sql()})",
+                 _violations_params(agent, breaker["window"], now, breaker["violations"]),
+                 "(SELECT * FROM breaker_count)")
+
+
+def _violations_params(agent: Agent, window: int, now: datetime, limit: int) -> list:
+    since = now - timedelta(seconds=window)
+    if agent.breaker_reset_at and agent.breaker_reset_at > since:
+        since = agent.breaker_reset_at
+    return [agent.pk, True, connection.ops.adapt_datetimefield_value(since), limit]
 
 
 @cache
@@ -48,11 +64,13 @@ def _violations_sql() -> str:
     )
 
 
-def breaker_check(*, agent: Agent, breaker: dict | None, now: datetime) -> bool:
-    """After a violation: trip the breaker if the envelope's threshold is reached."""
+def breaker_check(*, agent: Agent, breaker: dict | None, now: datetime, count: int | None = None) -> bool:
+    """After a violation: trip the breaker if the envelope's threshold is reached. `count`:
+    breaker_violations() as already read (breaker_count_rider), else it is read here."""
     if not breaker or agent.breaker_tripped:
         return False
-    count = breaker_violations(agent=agent, window=breaker["window"], now=now, limit=breaker["violations"])
+    if count is None:
+        count = breaker_violations(agent=agent, window=breaker["window"], now=now, limit=breaker["violations"])
     if count < breaker["violations"]:
         return False
     # Checked at every violation, so the count reaches the threshold exactly; a window holding

@@ -8,8 +8,10 @@ generated ids.
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from django.db import connection
 from django.db.models import DateField, Field, JSONField, Model, signals
@@ -124,6 +126,37 @@ def inserted(instance: Model, pk=None) -> None:
     signals.post_save.send(
         sender=type(instance), instance=instance, created=True, raw=False, using=connection.alias, update_fields=None
     )
+
+
+@dataclass
+class Rider:
+    """Writes that ride on another statement as its CTEs (PostgreSQL; the audit append,
+    governance/audit.py): `ctes` ("name AS (...), ...", with `params`); `result`, a scalar SQL
+    expression over them read back into `value`; `instance`, a new model instance they insert,
+    marked saved (with `value` as its id, if any) once written (rider_written)."""
+
+    ctes: str
+    params: list
+    result: str | None = None
+    value: Any = None
+    instance: Model | None = None
+
+
+def insert_rider(instance: Model, name: str) -> Rider:
+    """`instance`'s INSERT as the CTE `name`, returning the id the database generates, if any.
+    Sends pre_save now, post_save from rider_written()."""
+    model = type(instance)
+    columns, values = insert_parts(instance)
+    ctes = f"{name} AS (INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(values))})"
+    if not model._meta.pk.db_returning:
+        return Rider(f"{ctes})", values, instance=instance)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    return Rider(f"{ctes} RETURNING {pk})", values, f"(SELECT {pk} FROM {name})", instance=instance)
+
+
+def rider_written(rider: Rider) -> None:
+    if rider.instance is not None:
+        inserted(rider.instance, rider.value)
 
 
 def insert(instance: Model) -> Model:

@@ -3,7 +3,7 @@ captured as an anomaly (tagged for triage) and the circuit breaker counts it."""
 
 from governance.anomalies import anomaly_classify
 from governance.audit import audit_record
-from governance.breaker import breaker_check
+from governance.breaker import breaker_check, breaker_count_rider
 from governance.models import Agent, Anomaly, DecisionRequest
 from governance.rows import insert
 
@@ -32,15 +32,12 @@ def violation_details(request: DecisionRequest) -> dict:
     }
 
 
-def violation_record(*, request: DecisionRequest, agent: Agent, compiled) -> Anomaly:
-    """Capture a violation with its full context, then let the breaker count it.
-    Runs in the decide transaction, under the agent row lock. decide passes the compiled
-    envelope it evaluated (request.envelope's) and the agent as lock_agent read it (with
-    envelope_created_at), so nothing is read again."""
+def violation_anomaly(*, request: DecisionRequest, agent: Agent) -> Anomaly:
+    """The anomaly row capturing a violation, tagged for triage (not yet saved). `agent` as
+    lock_agent read it (with envelope_created_at), so nothing is read again."""
     tag, tag_reason = anomaly_classify(request, getattr(agent, "envelope_created_at", None))
-    breaker = compiled.breaker if request.envelope_id and compiled is not None else None
     reason = request.reasons[0] if request.reasons else {}
-    anomaly = insert(Anomaly(
+    return Anomaly(
         request=request,
         agent=agent,
         code=reason.get("code", "violation"),
@@ -48,10 +45,23 @@ def violation_record(*, request: DecisionRequest, agent: Agent, compiled) -> Ano
         tag_reason=tag_reason,
         details=violation_details(request),
         created_at=request.created_at,
-    ))
+    )
+
+
+def violation_record(*, request: DecisionRequest, agent: Agent, compiled, anomaly: Anomaly | None = None) -> Anomaly:
+    """Capture a violation with its full context, then let the breaker count it.
+    Runs in the decide transaction, under the agent row lock. decide passes the compiled
+    envelope it evaluated (request.envelope's) and, on PostgreSQL, the anomaly row its
+    decision's statement already wrote (violation_anomaly, governance/rows.py insert_rider)."""
+    breaker = compiled.breaker if request.envelope_id and compiled is not None else None
+    if anomaly is None:
+        anomaly = insert(violation_anomaly(request=request, agent=agent))
+    # The breaker's count rides on the anomaly's audit append (PostgreSQL): one round trip.
+    count = breaker_count_rider(agent=agent, breaker=breaker, now=request.created_at)
     audit_record(
         kind="anomaly.recorded", actor="system:policy", agent=agent, request_id=request.id, at=request.created_at,
-        payload={"anomaly": anomaly.pk, "code": anomaly.code, "tag": tag, "tag_reason": tag_reason},
+        payload={"anomaly": anomaly.pk, "code": anomaly.code, "tag": anomaly.tag, "tag_reason": anomaly.tag_reason},
+        riders=(count,) if count is not None else (),
     )
-    breaker_check(agent=agent, breaker=breaker, now=request.created_at)
+    breaker_check(agent=agent, breaker=breaker, now=request.created_at, count=count.value if count else None)
     return anomaly

@@ -172,3 +172,23 @@ def test_an_escalations_rows_ride_on_its_audit_append(postgres, make_agent, sett
     decision = AuditEvent.objects.get(request_id=row.id, kind="decision.escalate")
     assert opened.seq == decision.seq + 1
     assert audit_verify() is None
+
+
+def test_a_violations_anomaly_and_breaker_count_ride_on_the_audit_appends(postgres, make_agent):
+    """A violation writes its anomaly row in the decision's statement and reads the breaker's
+    count in the statement appending "anomaly.recorded": two statements after the lock, as
+    many as an allow's decision needs for its state question and its row."""
+    from governance.models import Anomaly
+
+    bot = make_agent("audit-bot").agent
+    decide_statements(bot)
+    row, statements = decide_statements(bot, action="wire_transfer.create")
+    assert row.decision == "deny" and row.violation
+    appends = [sql for sql in statements if sql.startswith("WITH ")]
+    assert len(appends) == 2, statements
+    assert 'INSERT INTO "governance_anomaly"' in appends[0] and "breaker_count AS" in appends[1]
+    assert not any(sql.startswith(("INSERT INTO", "SELECT COUNT(*)")) for sql in statements), statements
+    anomaly = Anomaly.objects.get(request_id=row.id)
+    recorded = AuditEvent.objects.get(request_id=row.id, kind="anomaly.recorded")
+    assert recorded.payload["anomaly"] == anomaly.pk and anomaly.details["request_id"] == str(row.id)
+    assert audit_verify() is None
