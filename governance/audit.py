@@ -35,7 +35,7 @@ from governance.rows import (
 )
 from shared.db import prepared_cursor
 
-__all__ = ["GENESIS", "ChainBreak", "Rider", "audit_key", "audit_record", "audit_verify", "keyed_hash"]
+__all__ = ["GENESIS", "ChainBreak", "audit_key", "audit_record", "audit_verify", "keyed_hash"]
 
 SYSTEM_CHAIN = "system"
 

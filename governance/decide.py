@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from governance.audit import audit_record, head_seen, head_subquery
@@ -16,7 +16,6 @@ from governance.models import Agent, DecisionRequest
 from governance.policy import Decision, PolicyRequest, Reason, evaluate
 from governance.ports import escalation_open
 from governance.reliability import reliability_record, shadow_evaluate, shadow_state
-from governance.rows import insert_rider
 from governance.services import envelope_compiled_by_pk
 from governance.state import DatabaseState
 from shared.request_id import request_id_fields
@@ -96,7 +95,7 @@ def _idempotency_conflict_record(agent: Agent, data: DecideInput, existing: Deci
 
 @transaction.atomic
 def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
-    from governance.violations import violation_anomaly, violation_record
+    from governance.violations import anomaly_riders, violation_anomaly, violation_record
 
     # Lock the agent (governance/locks.py: agent -> sequence keys -> escalation -> chain
     # head): one decision per agent at a time keeps its counts exact and its audit chain
@@ -173,7 +172,6 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
     # The row and its event: one statement on PostgreSQL (governance/audit.py); a violation's
     # anomaly row too (governance/violations.py).
     anomaly = violation_anomaly(request=row, agent=agent) if decision.violation else None
-    anomaly_rider = insert_rider(anomaly, "anomaly") if anomaly is not None and connection.vendor == "postgresql" else None
     audit_record(
         kind=f"decision.{decision.decision}",
         actor=f"agent:{agent.name}",
@@ -192,12 +190,12 @@ def _decide(agent: Agent, data: DecideInput, now: datetime) -> DecisionRequest:
             **request_id_fields(),
         },
         row=row,
-        riders=(anomaly_rider,) if anomaly_rider is not None else (),
+        riders=anomaly_riders(anomaly),
     )
     if escalation is not None:
         escalation_open(request=row, spec=escalation)
     if decision.violation:
-        violation_record(request=row, agent=agent, compiled=compiled, anomaly=anomaly if anomaly_rider else None)
+        violation_record(request=row, agent=agent, compiled=compiled, anomaly=anomaly)
     reliability_record(agent=agent, row=row, compiled=compiled, shadow=shadow)
     if agent.last_seen_at is None or now - agent.last_seen_at > timedelta(seconds=60):
         Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)

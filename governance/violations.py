@@ -1,11 +1,13 @@
 """What happens when an agent asks for something its envelope forbids: the request is
 captured as an anomaly (tagged for triage) and the circuit breaker counts it."""
 
+from django.db import connection
+
 from governance.anomalies import anomaly_classify
 from governance.audit import audit_record
 from governance.breaker import breaker_check, breaker_count_rider
 from governance.models import Agent, Anomaly, DecisionRequest
-from governance.rows import insert
+from governance.rows import Rider, insert, insert_rider
 
 
 def violation_details(request: DecisionRequest) -> dict:
@@ -48,14 +50,25 @@ def violation_anomaly(*, request: DecisionRequest, agent: Agent) -> Anomaly:
     )
 
 
+def anomaly_riders(anomaly: Anomaly | None) -> tuple[Rider, ...]:
+    """The anomaly's INSERT as a rider of the decision's audit append (PostgreSQL:
+    governance/rows.py), so it costs no statement of its own; elsewhere none, and
+    violation_record() inserts it."""
+    if anomaly is None or connection.vendor != "postgresql":
+        return ()
+    return (insert_rider(anomaly, "anomaly"),)
+
+
 def violation_record(*, request: DecisionRequest, agent: Agent, compiled, anomaly: Anomaly | None = None) -> Anomaly:
     """Capture a violation with its full context, then let the breaker count it.
     Runs in the decide transaction, under the agent row lock. decide passes the compiled
-    envelope it evaluated (request.envelope's) and, on PostgreSQL, the anomaly row its
-    decision's statement already wrote (violation_anomaly, governance/rows.py insert_rider)."""
+    envelope it evaluated (request.envelope's) and the anomaly row it built
+    (violation_anomaly), written already if it rode on the decision's statement."""
     breaker = compiled.breaker if request.envelope_id and compiled is not None else None
     if anomaly is None:
-        anomaly = insert(violation_anomaly(request=request, agent=agent))
+        anomaly = violation_anomaly(request=request, agent=agent)
+    if anomaly._state.adding:
+        insert(anomaly)
     # The breaker's count rides on the anomaly's audit append (PostgreSQL): one round trip.
     count = breaker_count_rider(agent=agent, breaker=breaker, now=request.created_at)
     audit_record(
