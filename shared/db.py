@@ -48,6 +48,8 @@ def _cursor_class():
     from psycopg.pq import Format
 
     class PreparingCursor(ServerBindingCursor):
+        _query_cls = _fixed_statement_query()
+
         def _send_query_prepared(self, name, pgq, *, binary=None):
             # psycopg records the query it sent only when unprepared; Django's query log
             # (CaptureQueriesContext, DEBUG) reads it back for every statement.
@@ -60,3 +62,31 @@ def _cursor_class():
             register_tzloader(db.timezone, cursor)
 
     return PreparingCursor, tz_check
+
+
+def _fixed_statement_query():
+    """psycopg's query conversion for this cursor, caching every statement's parsed form.
+
+    psycopg parses a statement with more than 50 parameters (or longer than 4 KB) again on
+    every execution: its cache guards against ORM statements of ever-varying shape. This
+    cursor runs a fixed few statements, and the largest are the ones decide runs most (the
+    audit append with its riders, the state question: 50-60 parameters), whose parsing cost
+    ~2-5 % of decide's CPU. Relies on psycopg's PostgresQuery internals (version pinned in
+    pyproject.toml); tests/test_shared_db.py compares it with psycopg's own conversion."""
+    from functools import lru_cache
+
+    from psycopg._queries import PostgresQuery, _query2pg_nocache
+
+    @lru_cache(maxsize=256)
+    def parsed(query: str, encoding: str):
+        return _query2pg_nocache(query.encode(encoding), encoding)
+
+    class FixedStatementQuery(PostgresQuery):
+        def convert(self, query, vars):
+            if vars is None or type(query) is not str:
+                return super().convert(query, vars)
+            self.query, self._want_formats, self._order, self._parts = parsed(query, self._tx.encoding)
+            self.dump(vars)
+
+    FixedStatementQuery.parsed = parsed
+    return FixedStatementQuery
