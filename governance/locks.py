@@ -28,7 +28,7 @@ the functions only keep the record there (the order is still checked in the SQLi
 import hashlib
 from functools import cache
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from governance.rows import agent_columns, agent_from_row
 from shared.db import prepared_cursor
@@ -54,29 +54,30 @@ class _Record:
         pass
 
 
-def _scope():
+def _scope(db):
     """The transaction the record belongs to: the outermost atomic block that is not a test
     case's wrapper (identified by its savepoint), or None outside any such block."""
-    blocks = connection.atomic_blocks
+    blocks = db.atomic_blocks
     for i, block in enumerate(blocks):
         if not getattr(block, "_from_testcase", False):
-            return ("savepoint", connection.savepoint_ids[i - 1]) if i else ("transaction",)
+            return ("savepoint", db.savepoint_ids[i - 1]) if i else ("transaction",)
     return None
 
 
 def _record() -> _Record:
-    if not connection.in_atomic_block:
+    db = connections[DEFAULT_DB_ALIAS]  # the thread's wrapper, looked up once (not the proxy per attribute)
+    if not db.in_atomic_block:
         raise RuntimeError("locks are taken inside a transaction (transaction.atomic)")
-    scope = _scope()
-    record = getattr(connection, "_airlock_locks", None)
+    scope = _scope(db)
+    record = getattr(db, "_airlock_locks", None)
     if scope is not None and record is not None and record.scope == scope and any(
-        entry[1] is record for entry in connection.run_on_commit
+        entry[1] is record for entry in db.run_on_commit
     ):
         return record
     record = _Record(scope)
     if scope is not None:  # a test calling a helper directly: check that call only
         transaction.on_commit(record)
-        connection._airlock_locks = record
+        db._airlock_locks = record
     return record
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import DateField, Field, JSONField, Model, signals
 
 from shared.db import prepared_cursor
@@ -112,7 +112,7 @@ def insert_parts(instance: Model) -> tuple[str, list]:
     append): its column list and prepared values, after sending pre_save. Call inserted()
     once the row is in."""
     model = type(instance)
-    signals.pre_save.send(sender=model, instance=instance, raw=False, using=connection.alias, update_fields=None)
+    signals.pre_save.send(sender=model, instance=instance, raw=False, using=DEFAULT_DB_ALIAS, update_fields=None)
     _fields, _sql, columns = _statement(model)
     return columns, [prepare(instance) for prepare in _preparers(model)]
 
@@ -122,9 +122,9 @@ def inserted(instance: Model, pk=None) -> None:
     if pk is not None:
         setattr(instance, type(instance)._meta.pk.attname, pk)
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = DEFAULT_DB_ALIAS
     signals.post_save.send(
-        sender=type(instance), instance=instance, created=True, raw=False, using=connection.alias, update_fields=None
+        sender=type(instance), instance=instance, created=True, raw=False, using=DEFAULT_DB_ALIAS, update_fields=None
     )
 
 
@@ -165,7 +165,7 @@ def insert(instance: Model) -> Model:
     if not connection.features.can_return_columns_from_insert:
         instance.save(force_insert=True)
         return instance
-    signals.pre_save.send(sender=model, instance=instance, raw=False, using=connection.alias, update_fields=None)
+    signals.pre_save.send(sender=model, instance=instance, raw=False, using=DEFAULT_DB_ALIAS, update_fields=None)
     _fields, sql, _columns = _statement(model)
     params = [prepare(instance) for prepare in _preparers(model)]
     with prepared_cursor() as cursor:
@@ -173,9 +173,9 @@ def insert(instance: Model) -> Model:
         if model._meta.pk.db_returning:
             setattr(instance, model._meta.pk.attname, cursor.fetchone()[0])
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = DEFAULT_DB_ALIAS
     signals.post_save.send(
-        sender=model, instance=instance, created=True, raw=False, using=connection.alias, update_fields=None
+        sender=model, instance=instance, created=True, raw=False, using=DEFAULT_DB_ALIAS, update_fields=None
     )
     return instance
 
@@ -199,7 +199,7 @@ def agent_from_row(row) -> Model:
     for i, col, converters in _agent_converters():
         for converter in converters:
             values[i] = converter(values[i], col, connection)
-    return Agent.from_db(connection.alias, [f.attname for f in fields], values)
+    return Agent.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)
 
 
 @cache
