@@ -59,14 +59,12 @@ def anomaly_riders(anomaly: Anomaly | None) -> tuple[Rider, ...]:
     return (insert_rider(anomaly, "anomaly"),)
 
 
-def violation_record(*, request: DecisionRequest, agent: Agent, compiled, anomaly: Anomaly | None = None) -> Anomaly:
+def violation_record(*, request: DecisionRequest, agent: Agent, compiled, anomaly: Anomaly) -> Anomaly:
     """Capture a violation with its full context, then let the breaker count it.
     Runs in the decide transaction, under the agent row lock. decide passes the compiled
     envelope it evaluated (request.envelope's) and the anomaly row it built
     (violation_anomaly), written already if it rode on the decision's statement."""
     breaker = compiled.breaker if request.envelope_id and compiled is not None else None
-    if anomaly is None:
-        anomaly = violation_anomaly(request=request, agent=agent)
     if anomaly._state.adding:
         insert(anomaly)
     # The breaker's count rides on the anomaly's audit append (PostgreSQL): one round trip.
