@@ -298,9 +298,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(AIRLOCK_MAX_BODY_BYTES, 2_621_440)
 # deadline of every escalation must stay a date.
 AIRLOCK_ESCALATION_TTL = envduration("AIRLOCK_ESCALATION_TTL", "15m", maximum=7 * 86400)
 # Serve POST /api/v1/decide and /verify through Django's WSGI handler on a pool of
-# AIRLOCK_API_THREADS threads inside the ASGI server (airlock/asgi_sync.py).
+# AIRLOCK_API_THREADS threads inside the ASGI server (airlock/asgi_sync.py). Four per worker:
+# fewer decisions in flight at once wait less on each other's agent locks and cost less CPU
+# each than ten did (docs/deploy.md, "Workers × threads").
 AIRLOCK_SYNC_API = envbool("AIRLOCK_SYNC_API", "false")
-AIRLOCK_API_THREADS = envint("AIRLOCK_API_THREADS", "10")
+AIRLOCK_API_THREADS = envint("AIRLOCK_API_THREADS", "4")
 # A violation soon after an envelope change is tagged "reliability" (anomalies, SPEC §5).
 AIRLOCK_ANOMALY_ENVELOPE_WINDOW = envduration("AIRLOCK_ANOMALY_ENVELOPE_WINDOW", "24h")
 # Agent callbacks: per-attempt timeout (s), retries after the first attempt, first backoff (s, doubles).
