@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/escalate_cost.py
 	$(BIN)/python bench/decide_growth.py
 	$(BIN)/python bench/scale_out.py
+	$(BIN)/python bench/api_threads.py
 	$(BIN)/python bench/client_overhead.py
 	$(BIN)/python bench/shadow_overhead.py
 	$(BIN)/python bench/queue_page.py
