@@ -11,7 +11,8 @@ per thread count; then, round after round, runs the baseline and decide for 4 s 
 server in turn (16 connections). CPU per request is the active server's processes plus the
 database's backends (the idle servers' connections are idle; autovacuum counts where it
 lands). Then decide's latency at 150 and 300 requests/s on each. Ends with one line:
-`RESULT api_threads cpu_ratio_<n>=... decide_rps_<n>=... ...` (medians over the rounds).
+`RESULT api_threads cpu_ratio_<n>=... decide_rps_<n>=... ... non200=...` (medians over the
+rounds; non200 counts the answers other than 200 in the rounds, all servers).
 """
 
 import argparse
@@ -35,6 +36,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--agents", type=int, default=8)
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds per endpoint per server before the rounds")
     parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/airlock_bench_threads")
     args = parser.parse_args()
     counts = [int(x) for x in args.threads.split(",")]
@@ -60,7 +62,8 @@ def main() -> int:
             dh.wait_ready(port, baseline(), server)
             makers[n] = {"baseline": baseline, "decide": decide}
             for make in (baseline, decide):  # warm-up: envelopes compiled, connections open
-                loadgen.run(loadgen.closed_loop(dh.HOST, port, make, connections=args.connections, seconds=2))
+                loadgen.run(loadgen.closed_loop(dh.HOST, port, make, connections=args.connections,
+                                                    seconds=args.warmup))
         rounds = {n: {"baseline": [], "decide": []} for n in counts}
         for _ in range(args.rounds):
             for n, (port, server) in servers.items():
@@ -85,13 +88,14 @@ def main() -> int:
     print("\n| threads | bare req/s | decide req/s | CPU ms bare / decide | CPU ratio (median of rounds) | per round "
           "| decide p50 / p99 ms at 150/s | at 300/s | non-200 |")
     print("|---|---|---|---|---|---|---|---|---|")
-    result = []
+    result, non200 = [], 0
     for n in counts:
         bare, dec = rounds[n]["baseline"], rounds[n]["decide"]
         ratios = [d[1] / b[1] for b, d in zip(bare, dec, strict=True)]
         ratio = statistics.median(ratios)
         rps = statistics.median(d[0] for d in dec)
         failed = sum(x[2] for x in bare + dec)
+        non200 += failed
         print(f"| {n} | {statistics.median(b[0] for b in bare):.0f} | {rps:.0f} | "
               f"{statistics.median(b[1] for b in bare):.2f} / {statistics.median(d[1] for d in dec):.2f} | {ratio:.2f}× | "
               f"{' '.join(f'{x:.2f}' for x in ratios)} | {latency[n, 150][0]:.1f} / {latency[n, 150][1]:.1f} | "
@@ -99,7 +103,7 @@ def main() -> int:
         result += [f"cpu_ratio_{n}={ratio:.3f}", f"decide_rps_{n}={rps:.0f}", f"p99_ms_150_{n}={latency[n, 150][1]:.1f}"]
     load_after = os.getloadavg()
     print(f"load average after: {' '.join(f'{x:.2f}' for x in load_after)}")
-    print(f"RESULT api_threads {' '.join(result)} rounds={args.rounds} load={load_before[0]:.2f}-{load_after[0]:.2f}")
+    print(f"RESULT api_threads {' '.join(result)} non200={non200} rounds={args.rounds} load={load_before[0]:.2f}-{load_after[0]:.2f}")
     return 0
 
 
