@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,9 @@ def main() -> int:
         for n in counts:
             backend.env["AIRLOCK_API_THREADS"] = str(n)
             port = dh.free_port()
-            servers[n] = (port, dh.start_server(backend, dh.SERVES[dh.RECOMMENDED], port))
+            # Its own name, so each server logs to its own var/bench-postgres-<name>.log.
+            serve = replace(dh.SERVES[dh.RECOMMENDED], name=f"{dh.RECOMMENDED}-threads{n}")
+            servers[n] = (port, dh.start_server(backend, serve, port))
         makers = {}
         for n, (port, server) in servers.items():
             baseline, decide = dh.makers(tokens, port, f"t{n}-{time.time_ns()}")
@@ -63,7 +66,7 @@ def main() -> int:
             makers[n] = {"baseline": baseline, "decide": decide}
             for make in (baseline, decide):  # warm-up: envelopes compiled, connections open
                 loadgen.run(loadgen.closed_loop(dh.HOST, port, make, connections=args.connections,
-                                                    seconds=args.warmup))
+                                                seconds=args.warmup))
         rounds = {n: {"baseline": [], "decide": []} for n in counts}
         for _ in range(args.rounds):
             for n, (port, server) in servers.items():
@@ -84,6 +87,7 @@ def main() -> int:
     finally:
         for _, server in servers.values():
             dh.stop_server(server)
+        dh.redis_cleanup(backend.env)
 
     print("\n| threads | bare req/s | decide req/s | CPU ms bare / decide | CPU ratio (median of rounds) | per round "
           "| decide p50 / p99 ms at 150/s | at 300/s | non-200 |")
