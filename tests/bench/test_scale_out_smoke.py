@@ -2,33 +2,18 @@
 decide_http.py's seeding and load generator) and ends with its RESULT line: a smoke test of
 the script, not a measurement."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import psycopg
 import pytest
-from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.scratch import run_bench
 
 pytestmark = pytest.mark.postgres
 
 
 def test_the_scale_out_bench_prints_its_result(postgres, redis_url):
-    settings = connection.settings_dict
-    name = f"{settings['NAME']}_bench_scale_smoke"[:63]
-    server = f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
-    try:
-        run = subprocess.run(
-            [sys.executable, "bench/scale_out.py", "--postgres-url", f"{server}/{name}", "--agents", "1",
-             "--connections", "4", "--rounds", "1", "--seconds", "1", "--warmup", "0.5"],
-            cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "REDIS_URL": redis_url},
-        )
-    finally:
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run = run_bench(
+        "scale_out.py", "bench_scale_smoke", "--agents", "1", "--connections", "4", "--rounds", "1",
+        "--seconds", "1", "--warmup", "0.5", env={"REDIS_URL": redis_url},
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     last = run.stdout.strip().splitlines()[-1]
     assert last.startswith("RESULT scale_out procs2_vs_1=") and " non200=0 " in last and " audit_ok=1 " in last
