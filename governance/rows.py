@@ -165,18 +165,12 @@ def insert(instance: Model) -> Model:
     if not connection.features.can_return_columns_from_insert:
         instance.save(force_insert=True)
         return instance
-    signals.pre_save.send(sender=model, instance=instance, raw=False, using=DEFAULT_DB_ALIAS, update_fields=None)
-    _fields, sql, _columns = _statement(model)
-    params = [prepare(instance) for prepare in _preparers(model)]
+    _columns, params = insert_parts(instance)  # sends pre_save
+    sql = _statement(model)[1]
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
-        if model._meta.pk.db_returning:
-            setattr(instance, model._meta.pk.attname, cursor.fetchone()[0])
-    instance._state.adding = False
-    instance._state.db = DEFAULT_DB_ALIAS
-    signals.post_save.send(
-        sender=model, instance=instance, created=True, raw=False, using=DEFAULT_DB_ALIAS, update_fields=None
-    )
+        pk = cursor.fetchone()[0] if model._meta.pk.db_returning else None
+    inserted(instance, pk)
     return instance
 
 
